@@ -1,0 +1,260 @@
+"""HTTP/1.x request parsing: httptools (llhttp) callbacks feeding a sink.
+
+Theory of operation: llhttp does the byte-level work and already refuses the
+classic smuggling shapes (Content-Length with Transfer-Encoding, duplicate or
+malformed Content-Length, a Transfer-Encoding whose last coding is not
+``chunked``, bare LF, obs-fold). This module adds what llhttp leaves to the
+application: size limits on the request line and header block, a strict
+``Transfer-Encoding: chunked`` spelling, and the versions we speak (1.0/1.1).
+Callbacks only append; the message is assembled once, at headers-complete.
+Every error is an ``HttpProcessingError`` carrying the status to answer with.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httptools
+
+from .http_exceptions import (
+    BadHttpMessage,
+    HeadersTooLarge,
+    HttpProcessingError,
+    LineTooLong,
+    TransferEncodingError,
+    VersionNotSupported,
+)
+
+__all__ = ("RawRequestMessage", "RequestParser", "UpgradeRequest")
+
+# Interned method names: decoding per request cost more than this lookup.
+_METHODS = {
+    m.encode(): m
+    for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+}
+_VERSIONS = {"1.1": (1, 1), "1.0": (1, 0)}
+
+
+class RawRequestMessage:
+    """A parsed request head. ``path`` is the raw request target as a str."""
+
+    __slots__ = (
+        "method",
+        "path",
+        "version",
+        "raw_headers",
+        "should_close",
+        "upgrade",
+        "chunked",
+        "content_length",
+        "expect",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        version: tuple[int, int],
+        raw_headers: tuple[tuple[bytes, bytes], ...],
+        should_close: bool,
+        upgrade: bool,
+        chunked: bool,
+        content_length: int | None,
+        expect: bytes | None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.version = version
+        self.raw_headers = raw_headers
+        self.should_close = should_close
+        self.upgrade = upgrade
+        self.chunked = chunked
+        self.content_length = content_length
+        self.expect = expect
+
+    @property
+    def has_body(self) -> bool:
+        """True when the framing announces body bytes."""
+        return self.chunked or bool(self.content_length)
+
+    def __repr__(self) -> str:
+        return f"<RawRequestMessage {self.method} {self.path} HTTP/{self.version[0]}.{self.version[1]}>"
+
+
+class UpgradeRequest(Exception):
+    """llhttp stopped at an Upgrade/CONNECT boundary; ``tail`` is what follows."""
+
+    def __init__(self, tail: bytes) -> None:
+        super().__init__("upgrade")
+        self.tail = tail
+
+
+class ParserSink(Protocol):
+    """What the parser reports to: the connection protocol."""
+
+    def on_head(self, message: RawRequestMessage) -> None: ...
+
+    def on_body(self, data: bytes) -> None: ...
+
+    def on_message_complete(self) -> None: ...
+
+
+class RequestParser:
+    """Feeds bytes to llhttp and reports complete heads, body bytes and ends.
+
+    Limits: the request target may be at most ``max_line_size`` bytes (414); a
+    single header line at most ``max_field_size`` bytes, the whole header block
+    at most ``max_head_size`` bytes and ``max_headers`` fields (431). The cost
+    of a head is O(its size); nothing is kept between requests but the limits.
+    """
+
+    __slots__ = (
+        "_sink",
+        "_parser",
+        "_url",
+        "_headers",
+        "_head_size",
+        "_in_head",
+        "_raw_head",
+        "_error",
+        "_chunked",
+        "_te_bad",
+        "_content_length",
+        "_expect",
+        "max_line_size",
+        "max_field_size",
+        "max_headers",
+        "max_head_size",
+    )
+
+    def __init__(
+        self,
+        sink: ParserSink,
+        *,
+        max_line_size: int = 8190,
+        max_field_size: int = 8190,
+        max_headers: int = 128,
+        max_head_size: int = 65536,
+    ) -> None:
+        self._sink = sink
+        self._parser = httptools.HttpRequestParser(self)
+        self.max_line_size = max_line_size
+        self.max_field_size = max_field_size
+        self.max_headers = max_headers
+        self.max_head_size = max_head_size
+        self._in_head = False
+        self._raw_head = 0
+        self._error: HttpProcessingError | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._chunked = False
+        self._te_bad = False
+        self._content_length: int | None = None
+        self._expect: bytes | None = None
+
+    @property
+    def in_head(self) -> bool:
+        """True between the first byte of a request and its headers-complete."""
+        return self._in_head
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; raise ``HttpProcessingError`` or ``UpgradeRequest``."""
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            raise UpgradeRequest(data[offset:]) from None
+        except httptools.HttpParserError as exc:
+            if self._error is not None:
+                raise self._error from None
+            raise self._translate(exc) from None
+        # llhttp buffers a header line until it ends; counting raw bytes fed
+        # while a head is open bounds that buffer too.
+        if self._in_head:
+            self._raw_head += len(data)
+            if self._raw_head > self.max_head_size + self.max_line_size:
+                raise HeadersTooLarge("Header block is too large")
+
+    @staticmethod
+    def _translate(exc: Exception) -> HttpProcessingError:
+        text = str(exc) or "Malformed request"
+        if "Transfer-Encoding" in text:
+            return TransferEncodingError(text)
+        if "HTTP version" in text:
+            return VersionNotSupported(text)
+        return BadHttpMessage(text)
+
+    def _fail(self, error: HttpProcessingError) -> None:
+        self._error = error
+        raise error
+
+    # -- httptools callbacks: only accumulate, never build --
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._error = None
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.max_line_size:
+            self._fail(LineTooLong(f"Request target is longer than {self.max_line_size} bytes"))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self._head_size += size
+        if size > self.max_field_size:
+            self._fail(HeadersTooLarge(f"Header field is longer than {self.max_field_size} bytes"))
+        if self._head_size > self.max_head_size:
+            self._fail(HeadersTooLarge("Header block is too large"))
+        headers = self._headers
+        if len(headers) >= self.max_headers:
+            self._fail(HeadersTooLarge(f"More than {self.max_headers} header fields"))
+        headers.append((name, value))
+        # Only three names need a look at parse time; the length test keeps
+        # every other header to one integer comparison.
+        n = len(name)
+        if n == 17 and name.lower() == b"transfer-encoding":
+            if value.strip().lower() == b"chunked" and not self._chunked:
+                self._chunked = True
+            else:
+                self._te_bad = True
+        elif n == 14 and name.lower() == b"content-length":
+            self._content_length = int(value)
+        elif n == 6 and name.lower() == b"expect":
+            self._expect = value
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._raw_head = 0
+        parser = self._parser
+        version = _VERSIONS.get(parser.get_http_version())
+        if version is None:
+            self._fail(VersionNotSupported(f"HTTP/{parser.get_http_version()} is not supported"))
+            return
+        if self._te_bad:
+            self._fail(TransferEncodingError("Only 'Transfer-Encoding: chunked' is accepted"))
+        method_b = parser.get_method()
+        method = _METHODS.get(method_b) or method_b.decode("ascii", "surrogateescape")
+        message = RawRequestMessage(
+            method,
+            self._url.decode("utf-8", "surrogateescape"),
+            version,
+            tuple(self._headers),
+            not parser.should_keep_alive(),
+            parser.should_upgrade(),
+            self._chunked,
+            self._content_length,
+            self._expect,
+        )
+        self._reset()
+        self._sink.on_head(message)
+
+    def on_body(self, body: bytes) -> None:
+        self._sink.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._sink.on_message_complete()

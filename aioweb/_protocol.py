@@ -1,0 +1,443 @@
+"""One HTTP/1.x connection: parsing, request queue, pipelining, timeouts.
+
+Theory of operation. ``data_received`` feeds the parser; every complete head
+is queued with its body stream. One task per burst of requests drains the
+queue in order, handing each message to the server's ``handle`` coroutine,
+so pipelined responses leave in request order. The task ends when the queue
+is empty; the next head starts a new one. The protocol knows bytes, messages
+and the transport, nothing of requests, routing or applications.
+
+Back-pressure: reading pauses while more than ``MAX_PIPELINED`` heads are
+queued (resuming at half) and while a body stream holds more than its
+high-water mark (see ``streams``); ``drain()`` waits while the transport has
+paused writing.
+
+Timeouts use one timer handle per connection that re-arms itself: moving a
+deadline later costs an attribute store, not a new handle. A connection that
+sends nothing is closed ``head_timeout`` seconds after it opens; an idle
+kept-alive one after ``keepalive_timeout``; a request head must be complete
+within ``head_timeout`` of its first byte (slowloris).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._http_parser import RawRequestMessage, RequestParser, UpgradeRequest
+from ._http_writer import date_value, reason_phrase
+from .http_exceptions import HttpProcessingError
+from .streams import EMPTY_PAYLOAD, StreamReader
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ("RequestHandler", "ServerHooks")
+
+MAX_PIPELINED = 32
+LINGER_TIMEOUT = 5.0
+LINGER_MAX_BYTES = 16 * 1024 * 1024
+
+_IDLE, _HEAD, _LINGER = 1, 2, 3
+
+
+class ServerHooks(Protocol):
+    """What a connection needs from the server that owns it."""
+
+    keepalive_timeout: float
+    head_timeout: float
+    handler_cancellation: bool
+    server_header: str
+    parser_limits: dict[str, int]
+    logger: Any
+
+    def connection_made(self, proto: RequestHandler) -> None: ...
+
+    def connection_lost(self, proto: RequestHandler) -> None: ...
+
+    async def handle(
+        self, proto: RequestHandler, message: RawRequestMessage, payload: StreamReader
+    ) -> bool: ...
+
+
+_QueueItem = tuple[RawRequestMessage, StreamReader] | HttpProcessingError
+
+
+class RequestHandler(asyncio.Protocol):
+    """asyncio protocol serving HTTP/1.0 and HTTP/1.1 on one connection.
+
+    Not thread-safe; every method runs on the loop that owns the transport.
+    """
+
+    __slots__ = (
+        "_server",
+        "_loop",
+        "transport",
+        "_parser",
+        "_queue",
+        "_task",
+        "_payload",
+        "_read_paused",
+        "_closing",
+        "_broken",
+        "_writing_paused",
+        "_drain_waiter",
+        "_deadline",
+        "_deadline_kind",
+        "_timer",
+        "_timer_at",
+        "_upgraded",
+        "_upgrade_tail",
+        "_upgrade_reader",
+        "_lingering",
+        "_lingered",
+        "_close_after",
+    )
+
+    def __init__(self, server: ServerHooks, loop: asyncio.AbstractEventLoop) -> None:
+        # server lifetime
+        self._server = server
+        self._loop = loop
+        # connection lifetime
+        self.transport: asyncio.Transport | None = None
+        self._parser = RequestParser(self, **server.parser_limits)
+        self._queue: deque[_QueueItem] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._read_paused = False
+        self._closing = False
+        self._broken = False
+        self._writing_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._deadline: float | None = None
+        self._deadline_kind = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._upgraded = False
+        self._upgrade_tail = b""
+        self._upgrade_reader: Callable[[bytes], None] | None = None
+        self._lingering = False
+        self._lingered = 0
+        self._close_after = False
+        # request lifetime: the body stream being fed, if any
+        self._payload: StreamReader | None = None
+
+    # -- asyncio.Protocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self._server.connection_made(self)
+        self._set_deadline(_HEAD, self._server.head_timeout)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._closing = True
+        self.transport = None
+        self._server.connection_lost(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._payload is not None:
+            self._payload.set_exception(ConnectionResetError("Connection lost"))
+            self._payload = None
+        self._wake_drain(ConnectionResetError("Connection lost"))
+        for item in self._queue:
+            if not isinstance(item, HttpProcessingError) and item[1] is not EMPTY_PAYLOAD:
+                item[1].set_exception(ConnectionResetError("Connection lost"))
+        self._queue.clear()
+        task = self._task
+        if task is not None and self._server.handler_cancellation and not task.done():
+            task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._lingered += len(data)
+            if self._lingered > LINGER_MAX_BYTES:
+                self.force_close()
+            return
+        if self._broken or self._closing:
+            return
+        if self._upgraded:
+            if self._upgrade_reader is not None:
+                self._upgrade_reader(data)
+            else:
+                self._upgrade_tail += data
+            return
+        try:
+            self._parser.feed(data)
+        except UpgradeRequest as upgrade:
+            self._upgraded = True
+            self._upgrade_tail = upgrade.tail
+        except HttpProcessingError as error:
+            self._on_parse_error(error)
+            return
+        # Armed only when a head spans reads: a head that arrives whole in one
+        # read (the common case) touches no timer at all.
+        if self._parser.in_head and self._deadline_kind != _HEAD and self._task is None:
+            self._set_deadline(_HEAD, self._server.head_timeout)
+
+    def eof_received(self) -> bool | None:
+        if self._payload is not None:
+            self._payload.set_exception(ConnectionResetError("Client closed before the body ended"))
+            self._payload = None
+        if self._task is None and not self._queue:
+            self.force_close()
+        else:
+            self._close_after = True
+        return True
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake_drain(None)
+
+    # -- parser sink --
+
+    def on_head(self, message: RawRequestMessage) -> None:
+        payload: StreamReader
+        if message.chunked or message.content_length:
+            payload = self._payload = StreamReader(self, loop=self._loop)
+        else:
+            payload = EMPTY_PAYLOAD
+        self._deadline = None
+        self._deadline_kind = 0
+        self._queue.append((message, payload))
+        if len(self._queue) > MAX_PIPELINED and not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+        if self._task is None:
+            self._task = self._loop.create_task(self._run())
+
+    def on_body(self, data: bytes) -> None:
+        payload = self._payload
+        if payload is not None:
+            payload.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        payload = self._payload
+        if payload is not None:
+            self._payload = None
+            payload.feed_eof()
+
+    # -- request loop --
+
+    async def _run(self) -> None:
+        server = self._server
+        queue = self._queue
+        try:
+            while queue and not self._closing:
+                item = queue.popleft()
+                if self._read_paused and len(queue) <= MAX_PIPELINED // 2:
+                    self._read_paused = False
+                    self.transport.resume_reading()  # type: ignore[union-attr]
+                if isinstance(item, HttpProcessingError):
+                    self.send_error_and_close(item.code, item.message)
+                    return
+                message, payload = item
+                keep_alive = await server.handle(self, message, payload)
+                if self._closing:
+                    return
+                if self._upgraded:
+                    if self._upgrade_reader is None:
+                        self.force_close()
+                    return
+                if not keep_alive or self._close_after:
+                    self._finish(payload)
+                    return
+                if not payload.is_eof():
+                    self._finish(payload)
+                    return
+        except asyncio.CancelledError:
+            self.force_close()
+            raise
+        except Exception:
+            # The server answers handler errors itself; reaching here means
+            # the glue failed, and the stream can no longer be trusted.
+            server.logger.exception("Unhandled error while serving a connection")
+            self.force_close()
+            return
+        finally:
+            self._task = None
+        if not self._closing and self.transport is not None:
+            if self._parser.in_head:
+                self._set_deadline(_HEAD, server.head_timeout)
+            else:
+                self._set_deadline(_IDLE, server.keepalive_timeout)
+
+    def _finish(self, payload: StreamReader) -> None:
+        """End the connection after a response, lingering if body bytes may still come."""
+        if payload.is_eof() or self.transport is None:
+            self.close()
+            return
+        # Closing with unread bytes would make the kernel send RST, which can
+        # destroy the response at the client; half-close and discard instead.
+        self._lingering = True
+        self._queue.clear()
+        if self._payload is not None:
+            self._payload.set_exception(ConnectionResetError("Connection is closing"))
+            self._payload = None
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._set_deadline(_LINGER, LINGER_TIMEOUT)
+
+    def _on_parse_error(self, error: HttpProcessingError) -> None:
+        self._broken = True
+        payload = self._payload
+        if payload is not None:
+            # The request whose body broke is already being handled: its
+            # reader gets the error; no second response is written for it.
+            self._payload = None
+            payload.set_exception(error)
+            self._close_after = True
+            return
+        self._queue.append(error)
+        if self._task is None:
+            self._task = self._loop.create_task(self._run())
+
+    # -- reading control (used by body streams) --
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket until ``resume_reading``."""
+        if self.transport is not None and not self._closing:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Resume reading unless the request queue itself is full."""
+        if self.transport is not None and not self._closing and not self._read_paused:
+            self.transport.resume_reading()
+
+    # -- writing --
+
+    def write(self, data: bytes) -> None:
+        """Write to the transport; ``ConnectionResetError`` once it is closing."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the transport has paused writing."""
+        if self.transport is None:
+            raise ConnectionResetError("Connection lost")
+        if not self._writing_paused:
+            return
+        waiter = self._drain_waiter
+        if waiter is None:
+            waiter = self._drain_waiter = self._loop.create_future()
+        await asyncio.shield(waiter)
+
+    def _wake_drain(self, exc: BaseException | None) -> None:
+        waiter = self._drain_waiter
+        if waiter is None:
+            return
+        self._drain_waiter = None
+        if not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+                waiter.exception()  # mark retrieved: nobody may be waiting
+
+    def send_error_and_close(self, status: int, message: str) -> None:
+        """Answer a request the server could not parse, then close.
+
+        The status line always says HTTP/1.1, whatever the client claimed.
+        """
+        body = f"{status}: {message}".encode("utf-8", "replace")
+        head = (
+            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            "Connection: close\r\n"
+            f"Date: {date_value()}\r\n"
+            f"Server: {self._server.server_header}\r\n\r\n"
+        )
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(head.encode("latin-1") + body)
+        self._finish(EMPTY_PAYLOAD if self._payload is None else self._payload)
+
+    # -- lifecycle --
+
+    @property
+    def idle(self) -> bool:
+        """True when no request is queued or being handled."""
+        return self._task is None and not self._queue
+
+    @property
+    def upgraded(self) -> bool:
+        """True once the client asked to switch protocols (Upgrade/CONNECT)."""
+        return self._upgraded
+
+    def take_upgrade(self, reader: Callable[[bytes], None]) -> bytes:
+        """Route further bytes to ``reader``; return what already arrived."""
+        self._upgrade_reader = reader
+        tail, self._upgrade_tail = self._upgrade_tail, b""
+        return tail
+
+    def close(self) -> None:
+        """Close after buffered output is flushed."""
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def force_close(self) -> None:
+        """Close now, dropping buffered output."""
+        self._closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close_when_idle(self) -> None:
+        """Used by shutdown: close now if idle, else after the current response."""
+        if self.idle:
+            self.close()
+        else:
+            self._close_after = True
+
+    @property
+    def peername(self) -> Any:
+        """The peer address as the transport reports it."""
+        return None if self.transport is None else self.transport.get_extra_info("peername")
+
+    # -- timer --
+
+    def _set_deadline(self, kind: int, delay: float | None) -> None:
+        if not delay or delay <= 0:
+            self._deadline = None
+            return
+        deadline = self._loop.time() + delay
+        self._deadline = deadline
+        self._deadline_kind = kind
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._closing:
+            return
+        if self._loop.time() < deadline:
+            self._timer_at = deadline
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        self._deadline = None
+        kind = self._deadline_kind
+        if kind == _LINGER:
+            self.force_close()
+        elif self._task is None and not self._queue:
+            if kind == _HEAD and self._parser.in_head:
+                self.send_error_and_close(408, "Request head was not received in time")
+            else:
+                self.close()

@@ -1,0 +1,274 @@
+"""Request body stream with back-pressure.
+
+The protocol feeds body bytes in as they arrive; the handler reads them out.
+When more than ``high_water`` bytes are buffered the transport is paused, and
+it resumes once the handler has drained the buffer below half of that, so a
+slow handler never makes the server hold an unbounded body in memory.
+Not thread-safe: use from the event loop that owns the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+__all__ = ("EMPTY_PAYLOAD", "EofStream", "StreamReader")
+
+DEFAULT_HIGH_WATER = 256 * 1024
+
+
+class EofStream(Exception):
+    """Raised internally when a stream has ended."""
+
+
+class _ReadingControl(Protocol):
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class StreamReader:
+    """An asynchronous byte stream fed by the protocol.
+
+    Every read method returns ``b""`` (or raises ``asyncio.IncompleteReadError``
+    for ``readexactly``) once the stream is at EOF. If the connection failed,
+    the stored exception is raised to the reader instead.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_size",
+        "_eof",
+        "_waiter",
+        "_exception",
+        "_control",
+        "_high_water",
+        "_paused",
+        "total_bytes",
+        "_loop",
+    )
+
+    def __init__(
+        self,
+        control: _ReadingControl | None = None,
+        *,
+        high_water: int = DEFAULT_HIGH_WATER,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._buffer: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._exception: BaseException | None = None
+        self._control = control
+        self._high_water = high_water
+        self._paused = False
+        self._loop = loop
+        self.total_bytes = 0
+
+    def __repr__(self) -> str:
+        state = "eof" if self._eof else f"{self._size} bytes buffered"
+        return f"<StreamReader {state}>"
+
+    # -- producer side (the protocol) --
+
+    def feed_data(self, data: bytes) -> None:
+        """Append ``data``; pause the transport above the high-water mark."""
+        if not data:
+            return
+        self._buffer.append(data)
+        self._size += len(data)
+        self.total_bytes += len(data)
+        self._wake()
+        if self._size > self._high_water and not self._paused and self._control:
+            self._paused = True
+            self._control.pause_reading()
+
+    def feed_eof(self) -> None:
+        """Mark the end of the body."""
+        self._eof = True
+        self._wake()
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Fail pending and future reads with ``exc`` (e.g. the peer went away)."""
+        self._exception = exc
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
+
+    def exception(self) -> BaseException | None:
+        """The exception set on the stream, if any."""
+        return self._exception
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- consumer side (the handler) --
+
+    def is_eof(self) -> bool:
+        """True once the producer has signalled the end of the body."""
+        return self._eof
+
+    def at_eof(self) -> bool:
+        """True when EOF was fed and every buffered byte has been read."""
+        return self._eof and not self._buffer
+
+    async def wait_eof(self) -> None:
+        """Wait until the producer signals EOF, without consuming data."""
+        while not self._eof:
+            await self._wait()
+
+    async def _wait(self) -> None:
+        if self._exception is not None:
+            raise self._exception
+        loop = self._loop or asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _consumed(self, n: int) -> None:
+        self._size -= n
+        if self._paused and self._size <= self._high_water // 2 and self._control:
+            self._paused = False
+            self._control.resume_reading()
+
+    def _take(self, n: int) -> bytes:
+        """Pop up to ``n`` buffered bytes (``n < 0``: everything buffered)."""
+        buf = self._buffer
+        if n < 0 or n >= self._size:
+            data = buf[0] if len(buf) == 1 else b"".join(buf)
+            buf.clear()
+        else:
+            parts = []
+            need = n
+            while need:
+                chunk = buf[0]
+                if len(chunk) <= need:
+                    parts.append(buf.popleft())
+                    need -= len(chunk)
+                else:
+                    parts.append(chunk[:need])
+                    buf[0] = chunk[need:]
+                    need = 0
+            data = b"".join(parts)
+        self._consumed(len(data))
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes; ``n < 0`` reads to EOF. ``b""`` means EOF."""
+        if self._exception is not None:
+            raise self._exception
+        if n == 0:
+            return b""
+        if n < 0:
+            while not self._eof:
+                await self._wait()
+            return self._take(-1) if self._buffer else b""
+        while not self._buffer and not self._eof:
+            await self._wait()
+        return self._take(n) if self._buffer else b""
+
+    async def readany(self) -> bytes:
+        """Return the next buffered chunk as soon as any data is available."""
+        if self._exception is not None:
+            raise self._exception
+        while not self._buffer and not self._eof:
+            await self._wait()
+        if not self._buffer:
+            return b""
+        data = self._buffer.popleft()
+        self._consumed(len(data))
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes or raise ``asyncio.IncompleteReadError``."""
+        while self._size < n and not self._eof:
+            await self._wait()
+        if self._size < n:
+            partial = self._take(-1) if self._buffer else b""
+            raise asyncio.IncompleteReadError(partial, n)
+        return self._take(n)
+
+    async def readline(self, *, max_line_length: int = 2**16) -> bytes:
+        """Read through the next ``b"\\n"`` (or to EOF).
+
+        Raises ``ValueError`` if no newline appears within ``max_line_length``.
+        """
+        while True:
+            joined = b"".join(self._buffer)
+            pos = joined.find(b"\n")
+            if pos >= 0:
+                self._buffer.clear()
+                if pos + 1 < len(joined):
+                    self._buffer.append(joined[pos + 1 :])
+                self._consumed(pos + 1)
+                return joined[: pos + 1]
+            if len(joined) > max_line_length:
+                raise ValueError("Line is too long")
+            if self._eof:
+                return self._take(-1) if self._buffer else b""
+            self._buffer.clear()
+            if joined:
+                self._buffer.append(joined)
+            await self._wait()
+
+    async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        """Yield chunks of at most ``n`` bytes until EOF."""
+        while True:
+            data = await self.read(n)
+            if not data:
+                return
+            yield data
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        """Yield chunks as they arrive until EOF."""
+        while True:
+            data = await self.readany()
+            if not data:
+                return
+            yield data
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iter_lines()
+
+    async def _iter_lines(self) -> AsyncIterator[bytes]:
+        while True:
+            line = await self.readline()
+            if not line:
+                return
+            yield line
+
+    def unread_data(self, data: bytes) -> None:
+        """Push ``data`` back to the front of the stream."""
+        if data:
+            self._buffer.appendleft(data)
+            self._size += len(data)
+
+
+class EmptyStreamReader(StreamReader):
+    """The body of a request that has none: always at EOF."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._eof = True
+
+    def feed_data(self, data: bytes) -> None:
+        raise RuntimeError("EMPTY_PAYLOAD is read-only")
+
+    def unread_data(self, data: bytes) -> None:
+        raise RuntimeError("EMPTY_PAYLOAD is read-only")
+
+
+EMPTY_PAYLOAD = EmptyStreamReader()

@@ -1,0 +1,411 @@
+"""Testing helpers: real servers on loopback, a client with aiohttp's shape.
+
+``TestServer(app)`` serves an application on ``127.0.0.1`` at a free port;
+``RawTestServer(handler)`` serves a low-level handler; ``TestClient(server)``
+talks to either over real sockets through ``httpx`` and answers with
+``ClientResponse`` objects shaped like aiohttp's (``status``, ``headers``,
+``await text()``, ``await json()``, ``await read()``).
+``make_mocked_request`` builds a request with no network at all.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Optional, Union
+from unittest import mock
+
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from . import HttpVersion, HttpVersion11
+from ._http_parser import RawRequestMessage
+from .streams import EMPTY_PAYLOAD, StreamReader
+from .web_app import Application
+from .web_request import BaseRequest, Request
+from .web_response import StreamResponse
+from .web_runner import AppRunner, BaseRunner, ServerRunner, SockSite
+from .web_server import Server
+from .web_urldispatcher import UrlMappingMatchInfo
+
+__all__ = (
+    "BaseTestServer",
+    "ClientResponse",
+    "RawTestServer",
+    "TestClient",
+    "TestServer",
+    "make_mocked_request",
+    "unused_port",
+)
+
+
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BaseTestServer:
+    """A real server on loopback for the length of a test."""
+
+    __test__ = False
+
+    def __init__(self, *, host: str = "127.0.0.1", port: Optional[int] = None, **kwargs: Any) -> None:
+        self.host = host
+        self.port = port
+        self.scheme = "http"
+        self.runner: Optional[BaseRunner] = None
+        self._root: Optional[URL] = None
+        self._kwargs = kwargs
+
+    async def start_server(self, **kwargs: Any) -> None:
+        """Bind, start the runner and begin serving; idempotent."""
+        if self.runner is not None:
+            return
+        self.runner = await self._make_runner(**{**self._kwargs, **kwargs})
+        await self.runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port or 0))
+        self.port = sock.getsockname()[1]
+        site = SockSite(self.runner, sock)
+        await site.start()
+        self._root = URL.build(scheme=self.scheme, host=self.host, port=self.port)
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        raise TypeError("Use TestServer or RawTestServer")
+
+    def make_url(self, path: str) -> URL:
+        """The absolute URL of ``path`` on this server."""
+        assert self._root is not None, "server is not started"
+        url = URL(path)
+        assert not url.is_absolute()
+        return self._root.join(url)
+
+    @property
+    def started(self) -> bool:
+        """True between ``start_server()`` and ``close()``."""
+        return self.runner is not None
+
+    @property
+    def server(self) -> Optional[Server]:
+        """The low-level server."""
+        return None if self.runner is None else self.runner.server
+
+    async def close(self) -> None:
+        """Shut the server down gracefully."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def __aenter__(self) -> BaseTestServer:
+        await self.start_server()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+
+class TestServer(BaseTestServer):
+    """Serves an ``Application`` on loopback."""
+
+    def __init__(self, app: Application, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return AppRunner(self.app, shutdown_timeout=kwargs.pop("shutdown_timeout", 2.0), **kwargs)
+
+
+class RawTestServer(BaseTestServer):
+    """Serves a low-level ``handler(request) -> response`` on loopback."""
+
+    def __init__(self, handler: Callable[[BaseRequest], Awaitable[StreamResponse]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._handler = handler
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        timeout = kwargs.pop("shutdown_timeout", 2.0)
+        return ServerRunner(Server(self._handler, **kwargs), shutdown_timeout=timeout)
+
+
+class ClientResponse:
+    """A response read by ``TestClient``, with aiohttp's client-response shape."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status: int = response.status_code
+        self.reason: str = response.reason_phrase
+        self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(
+            CIMultiDict(response.headers.multi_items())
+        )
+        self.url = URL(str(response.url))
+        self.version = HttpVersion11 if response.http_version == "HTTP/1.1" else HttpVersion(1, 0)
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body."""
+        return self.headers.get("Content-Type", "application/octet-stream").partition(";")[0].strip()
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies set by this response."""
+        return dict(self._response.cookies)
+
+    @property
+    def raw(self) -> Any:
+        """The underlying ``httpx.Response``."""
+        return self._response
+
+    async def read(self) -> bytes:
+        """The body bytes."""
+        return bytes(self._response.content)
+
+    async def text(self, encoding: Optional[str] = None) -> str:
+        """The body decoded (charset from Content-Type, else utf-8)."""
+        body = await self.read()
+        if encoding is None:
+            encoding = self._response.charset_encoding or "utf-8"
+        return body.decode(encoding)
+
+    async def json(self, *, loads: Callable[[str], Any] = json.loads, content_type: Optional[str] = "application/json") -> Any:
+        """The body parsed as JSON."""
+        if content_type is not None and self.content_type != content_type:
+            raise ValueError(f"Attempt to decode JSON with unexpected mimetype: {self.content_type}")
+        return loads(await self.text())
+
+    def release(self) -> None:
+        """Kept for aiohttp compatibility; bodies are read eagerly."""
+
+    async def __aenter__(self) -> ClientResponse:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<ClientResponse({self.url}) [{self.status} {self.reason}]>"
+
+
+class _RequestContext:
+    """Awaitable and async-context-manager result of ``client.get(...)``."""
+
+    def __init__(self, coro: Awaitable[ClientResponse]) -> None:
+        self._coro = coro
+        self._resp: Optional[ClientResponse] = None
+
+    def __await__(self) -> Any:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> ClientResponse:
+        self._resp = await self._coro
+        return self._resp
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._resp is not None:
+            self._resp.release()
+
+
+class TestClient:
+    """An HTTP client bound to a test server, built on ``httpx.AsyncClient``.
+
+    Paths are relative to the server's root. ``data=`` (bytes, str or a
+    form mapping), ``json=``, ``params=``, ``headers=`` and
+    ``allow_redirects=`` work as in aiohttp's client.
+    """
+
+    __test__ = False
+
+    def __init__(self, server: BaseTestServer, *, cookie_jar: Any = None, **kwargs: Any) -> None:
+        import httpx
+
+        self._server = server
+        self._httpx = httpx
+        self._kwargs = kwargs
+        self._client: Optional[Any] = None
+        self._closed = False
+
+    @property
+    def server(self) -> BaseTestServer:
+        """The server under test."""
+        return self._server
+
+    @property
+    def app(self) -> Optional[Application]:
+        """The application under test (None for a raw server)."""
+        return getattr(self._server, "app", None)
+
+    @property
+    def host(self) -> str:
+        """The server host."""
+        return self._server.host
+
+    @property
+    def port(self) -> Optional[int]:
+        """The server port."""
+        return self._server.port
+
+    @property
+    def session(self) -> Any:
+        """The underlying ``httpx.AsyncClient``."""
+        return self._client
+
+    def make_url(self, path: str) -> URL:
+        """The absolute URL of ``path`` on the server."""
+        return self._server.make_url(path)
+
+    async def start_server(self) -> None:
+        """Start the server and open the HTTP client."""
+        await self._server.start_server()
+        if self._client is None:
+            self._client = self._httpx.AsyncClient(timeout=30.0, **self._kwargs)
+
+    async def _request(self, method: str, path: Union[str, URL], **kwargs: Any) -> ClientResponse:
+        assert self._client is not None, "call start_server() first"
+        url = str(path) if isinstance(path, URL) and path.is_absolute() else str(self.make_url(str(path)))
+        follow = kwargs.pop("allow_redirects", True)
+        data = kwargs.pop("data", None)
+        if data is not None:
+            if isinstance(data, (bytes, bytearray, str)):
+                kwargs["content"] = data
+            else:
+                kwargs["data"] = data
+        kwargs.pop("timeout", None)
+        response = await self._client.request(method, url, follow_redirects=follow, **kwargs)
+        await response.aread()
+        return ClientResponse(response)
+
+    def request(self, method: str, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """Send a request; await it or use it with ``async with``."""
+        return _RequestContext(self._request(method, path, **kwargs))
+
+    def get(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """GET ``path``."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """POST ``path``."""
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """PUT ``path``."""
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """PATCH ``path``."""
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """DELETE ``path``."""
+        return self.request("DELETE", path, **kwargs)
+
+    def head(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """HEAD ``path``."""
+        return self.request("HEAD", path, **kwargs)
+
+    def options(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
+        """OPTIONS ``path``."""
+        return self.request("OPTIONS", path, **kwargs)
+
+    async def close(self) -> None:
+        """Close the client, then the server."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
+        await self._server.close()
+
+    async def __aenter__(self) -> TestClient:
+        await self.start_server()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+class _MockProtocol:
+    """Stands in for a connection in ``make_mocked_request``."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+
+    async def drain(self) -> None:
+        return None
+
+
+def make_mocked_request(
+    method: str,
+    path: str,
+    headers: Any = None,
+    *,
+    match_info: Optional[dict[str, str]] = None,
+    version: HttpVersion = HttpVersion11,
+    closing: bool = False,
+    app: Optional[Application] = None,
+    writer: Any = None,
+    protocol: Any = None,
+    transport: Any = None,
+    payload: Optional[StreamReader] = None,
+    sslcontext: Any = None,
+    client_max_size: int = 1024**2,
+    loop: Any = None,
+) -> Request:
+    """A ``Request`` for unit tests: no socket, a mock transport.
+
+    Bytes written by a response are collected in ``request.protocol.written``.
+    """
+    ci = CIMultiDict(headers or {})
+    raw_headers = tuple((k.encode("utf-8"), v.encode("utf-8")) for k, v in ci.items())
+    length = ci.get("Content-Length")
+    chunked = ci.get("Transfer-Encoding", "").lower() == "chunked"
+    expect = ci.get("Expect")
+    message = RawRequestMessage(
+        method.upper(),
+        path,
+        (version.major, version.minor),
+        raw_headers,
+        closing or version < (1, 1) and "keep-alive" not in ci.get("Connection", "").lower(),
+        "upgrade" in ci.get("Connection", "").lower(),
+        chunked,
+        int(length) if length is not None else None,
+        expect.encode() if expect else None,
+    )
+    if transport is None:
+        transport = mock.Mock()
+
+        def get_extra_info(key: str, default: Any = None) -> Any:
+            return {"sslcontext": sslcontext, "peername": ("127.0.0.1", 12345)}.get(key, default)
+
+        transport.get_extra_info.side_effect = get_extra_info
+        transport.is_closing.return_value = False
+    if protocol is None:
+        protocol = _MockProtocol(transport)
+    request = Request(
+        message,
+        payload if payload is not None else EMPTY_PAYLOAD,
+        protocol,
+        None,
+        loop,
+        client_max_size=client_max_size,
+    )
+    if app is None:
+        app = Application()
+    info = UrlMappingMatchInfo(match_info or {}, mock.Mock())
+    info.add_app(app)
+    request._match_info = info
+    return request
+
+

@@ -1,0 +1,759 @@
+"""Responses: ``StreamResponse`` (streamed), ``Response`` (whole body), ``json_response``.
+
+A ``Response`` is serialised into one buffer, head and body together, and
+leaves in one ``transport.write``. A ``StreamResponse`` sends its head at
+``prepare()`` and each ``write()`` waits while the transport is paused.
+Header names and values are checked for CR, LF and NUL when they are set, so
+a header can never split the response.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from multidict import CIMultiDict
+
+from . import hdrs
+from ._flow_control import set_tcp_cork, set_tcp_nodelay
+from ._http_writer import StreamWriter, date_value, status_line
+from .typedefs import JSONEncoder, LooseHeaders
+
+if TYPE_CHECKING:
+    from .web_request import BaseRequest
+
+__all__ = ("ContentCoding", "Headers", "Response", "StreamResponse", "json_response")
+
+SERVER_SOFTWARE = "aioweb"
+_FORBIDDEN = ("\r", "\n", "\x00")
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class ContentCoding:
+    """Content codings a response may be compressed with (see issue on compression)."""
+
+    deflate = "deflate"
+    gzip = "gzip"
+    identity = "identity"
+
+
+def _check_header(name: object, value: object) -> tuple[str, str]:
+    if not isinstance(name, str):
+        raise TypeError(f"Header name must be str, got {type(name).__name__}")
+    if not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            raise TypeError(f"Header {name!r} value must be str, got {type(value).__name__}")
+    for ch in _FORBIDDEN:
+        if ch in name or ch in value:  # type: ignore[operator]
+            raise ValueError(
+                f"Header {name!r} contains a forbidden character {ch!r}: "
+                "CR, LF and NUL would allow response splitting"
+            )
+    if not name or ":" in name or " " in name:
+        raise ValueError(f"Invalid header name {name!r}")
+    return name, value  # type: ignore[return-value]
+
+
+class Headers(CIMultiDict[str]):
+    """A ``CIMultiDict`` that refuses CR, LF and NUL in names and values.
+
+    Every mutating method validates, so the check happens once, at assignment,
+    and serialisation can trust what it holds.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        if args or kwargs:
+            self.extend(*args, **kwargs)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(*_check_header(key, value))
+
+    def add(self, key: str, value: str) -> None:  # type: ignore[override]
+        super().add(*_check_header(key, value))
+
+    def setdefault(self, key: str, default: str = None) -> str:  # type: ignore[assignment,override]
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def _pairs(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = []
+        for arg in args:
+            items: Iterable[Any] = arg.items() if hasattr(arg, "items") else arg
+            for item in items:
+                pairs.append(_check_header(item[0], item[1]))
+        for key, value in kwargs.items():
+            pairs.append(_check_header(key, value))
+        return pairs
+
+    def extend(self, *args: Any, **kwargs: Any) -> None:
+        super().extend(self._pairs(args, kwargs))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(self._pairs(args, kwargs))
+
+    def merge(self, *args: Any, **kwargs: Any) -> None:
+        super().merge(self._pairs(args, kwargs))
+
+
+class StreamResponse:
+    """A response whose body is written piece by piece after ``prepare()``.
+
+    Streams default to TCP NODELAY (the seed's Flow control section). Reusing
+    a prepared response for another request raises ``RuntimeError``.
+    """
+
+    _length_check = True
+    _default_cork = False
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        reason: Optional[str] = None,
+        headers: Optional[LooseHeaders] = None,
+    ) -> None:
+        self._headers: Headers = Headers(headers) if headers else Headers()
+        self._writer: Optional[StreamWriter] = None
+        self._eof_sent = False
+        self._status = 200
+        self._reason: Optional[str] = None
+        self.set_status(status, reason)
+        self._cookies: Optional[SimpleCookie] = None
+        self._partitioned: Optional[set[str]] = None
+        self._req: Optional[BaseRequest] = None
+        self._chunked = False
+        self._compression = False
+        self._compression_force: Optional[str] = None
+        self._keep_alive: Optional[bool] = None
+        self._body_length = 0
+        self._tcp_cork: Optional[bool] = None
+        self._tcp_nodelay: Optional[bool] = None
+        self._state: dict[str, Any] = {}
+
+    # -- status --
+
+    @property
+    def prepared(self) -> bool:
+        """True once the head has been built (``prepare()`` ran)."""
+        return self._writer is not None or self._eof_sent
+
+    @property
+    def task(self) -> Optional[Any]:
+        """The task running the handler, if known."""
+        req = self._req
+        return None if req is None else req.task
+
+    @property
+    def status(self) -> int:
+        """The numeric status code."""
+        return self._status
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase (the standard one unless given)."""
+        if self._reason is not None:
+            return self._reason
+        from ._http_writer import reason_phrase
+
+        return reason_phrase(self._status)
+
+    def set_status(self, status: int, reason: Optional[str] = None) -> None:
+        """Set the status (100-999) and optional reason; not after ``prepare()``."""
+        if self.prepared:
+            raise RuntimeError("Cannot change the response status after the headers are sent")
+        status = int(status)
+        if not 100 <= status <= 999:
+            raise ValueError(f"Invalid status code {status}")
+        if reason is not None and ("\r" in reason or "\n" in reason):
+            raise ValueError("Reason phrase cannot contain CR or LF")
+        self._status = status
+        self._reason = reason
+
+    # -- keep-alive --
+
+    @property
+    def keep_alive(self) -> Optional[bool]:
+        """Whether the connection stays open after this response."""
+        return self._keep_alive
+
+    def force_close(self) -> None:
+        """Close the connection after this response."""
+        self._keep_alive = False
+
+    # -- body framing --
+
+    @property
+    def chunked(self) -> bool:
+        """True if ``enable_chunked_encoding()`` was called."""
+        return self._chunked
+
+    @property
+    def compression(self) -> bool:
+        """True if compression was enabled."""
+        return self._compression
+
+    def enable_chunked_encoding(self, chunk_size: Optional[int] = None) -> None:
+        """Send the body with ``Transfer-Encoding: chunked``.
+
+        Raises ``RuntimeError`` if a Content-Length is already set.
+        """
+        self._chunked = True
+        if hdrs.CONTENT_LENGTH in self._headers:
+            raise RuntimeError("You can't enable chunked encoding when a content length is set")
+
+    def enable_compression(self, force: Optional[Any] = None) -> None:
+        """Ask for the body to be compressed (implemented with the compression issue)."""
+        self._compression = True
+        self._compression_force = force
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers; assignment of CR/LF/NUL raises ``ValueError``."""
+        return self._headers
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        """Cookies to send, as a ``http.cookies.SimpleCookie``."""
+        if self._cookies is None:
+            self._cookies = SimpleCookie()
+        return self._cookies
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        expires: Optional[str] = None,
+        domain: Optional[str] = None,
+        max_age: Optional[Union[int, str]] = None,
+        path: str = "/",
+        secure: Optional[bool] = None,
+        httponly: Optional[bool] = None,
+        version: Optional[str] = None,
+        samesite: Optional[str] = None,
+        partitioned: Optional[bool] = None,
+    ) -> None:
+        """Set a cookie; values are quoted as RFC 6265 requires.
+
+        Raises ``ValueError`` for a name or attribute containing CR, LF or ``;``.
+        """
+        for text in (name, value, expires, domain, path, samesite):
+            if isinstance(text, str) and any(c in text for c in "\r\n\x00"):
+                raise ValueError("Cookie fields cannot contain CR, LF or NUL")
+        cookies = self.cookies
+        old = cookies.get(name)
+        if old is not None and old.coded_value == "":
+            del cookies[name]
+        cookies[name] = value
+        morsel = cookies[name]
+        if expires is not None:
+            morsel["expires"] = expires
+        elif morsel.get("expires") == "Thu, 01 Jan 1970 00:00:00 GMT":
+            del morsel["expires"]
+        if domain is not None:
+            morsel["domain"] = domain
+        if max_age is not None:
+            morsel["max-age"] = str(max_age)
+        elif "max-age" in morsel:
+            del morsel["max-age"]
+        morsel["path"] = path
+        if secure is not None:
+            morsel["secure"] = secure
+        if httponly is not None:
+            morsel["httponly"] = httponly
+        if version is not None:
+            morsel["version"] = version
+        if samesite is not None:
+            morsel["samesite"] = samesite
+        if partitioned:
+            if self._partitioned is None:
+                self._partitioned = set()
+            self._partitioned.add(name)
+        elif self._partitioned is not None:
+            self._partitioned.discard(name)
+
+    def del_cookie(
+        self,
+        name: str,
+        *,
+        domain: Optional[str] = None,
+        path: str = "/",
+        secure: Optional[bool] = None,
+        httponly: Optional[bool] = None,
+        samesite: Optional[str] = None,
+    ) -> None:
+        """Tell the client to delete a cookie (empty value, expired, Max-Age=0)."""
+        if self._cookies is not None:
+            self._cookies.pop(name, None)
+        self.set_cookie(
+            name,
+            "",
+            max_age=0,
+            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            domain=domain,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    # -- entity headers --
+
+    @property
+    def content_length(self) -> Optional[int]:
+        """The Content-Length header as an int, or None."""
+        value = self._headers.get(hdrs.CONTENT_LENGTH)
+        return None if value is None else int(value)
+
+    @content_length.setter
+    def content_length(self, value: Optional[int]) -> None:
+        if value is not None:
+            value = int(value)
+            if value < 0:
+                raise ValueError("Content-Length cannot be negative")
+            if self._chunked:
+                raise RuntimeError("You can't set content length when chunked encoding is enabled")
+            self._headers[hdrs.CONTENT_LENGTH] = str(value)
+        else:
+            self._headers.pop(hdrs.CONTENT_LENGTH, None)
+
+    def _content_type_parts(self) -> tuple[str, dict[str, str]]:
+        raw = self._headers.get(hdrs.CONTENT_TYPE)
+        if raw is None:
+            return "application/octet-stream", {}
+        ctype, _, rest = raw.partition(";")
+        params: dict[str, str] = {}
+        for part in rest.split(";"):
+            key, sep, val = part.strip().partition("=")
+            if sep:
+                params[key.lower()] = val.strip('"')
+        return ctype.strip().lower(), params
+
+    def _set_content_type(self, ctype: str, params: Mapping[str, str]) -> None:
+        text = ctype + "".join(f"; {k}={v}" for k, v in params.items())
+        self._headers[hdrs.CONTENT_TYPE] = text
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters (default ``application/octet-stream``)."""
+        return self._content_type_parts()[0]
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        _, params = self._content_type_parts()
+        self._set_content_type(str(value), params)
+
+    @property
+    def charset(self) -> Optional[str]:
+        """The ``charset`` parameter of Content-Type, lower-cased, or None."""
+        charset = self._content_type_parts()[1].get("charset")
+        return None if charset is None else charset.lower()
+
+    @charset.setter
+    def charset(self, value: Optional[str]) -> None:
+        ctype, params = self._content_type_parts()
+        if ctype == "application/octet-stream":
+            raise RuntimeError(
+                "Setting charset for application/octet-stream doesn't make sense, "
+                "setup content_type first"
+            )
+        if value is None:
+            params.pop("charset", None)
+        else:
+            params["charset"] = str(value).lower()
+        self._set_content_type(ctype, params)
+
+    @property
+    def last_modified(self) -> Optional[datetime.datetime]:
+        """Last-Modified as an aware datetime, or None."""
+        value = self._headers.get(hdrs.LAST_MODIFIED)
+        if value is None:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    @last_modified.setter
+    def last_modified(
+        self, value: Optional[Union[int, float, datetime.datetime, str]]
+    ) -> None:
+        if value is None:
+            self._headers.pop(hdrs.LAST_MODIFIED, None)
+        elif isinstance(value, (int, float)):
+            self._headers[hdrs.LAST_MODIFIED] = time.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(math.ceil(value))
+            )
+        elif isinstance(value, datetime.datetime):
+            self._headers[hdrs.LAST_MODIFIED] = time.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT", value.utctimetuple()
+            )
+        elif isinstance(value, str):
+            self._headers[hdrs.LAST_MODIFIED] = value
+        else:
+            raise TypeError(f"Unsupported type for last_modified: {type(value).__name__}")
+
+    @property
+    def etag(self) -> Optional[Any]:
+        """The ETag as an ``ETag(value, is_weak)``, or None."""
+        from .web_request import ETag, parse_etag
+
+        value = self._headers.get(hdrs.ETAG)
+        if value is None:
+            return None
+        tag = parse_etag(value)
+        return tag if tag is not None else ETag(value=value)
+
+    @etag.setter
+    def etag(self, value: Optional[Any]) -> None:
+        from .web_request import ETag
+
+        if value is None:
+            self._headers.pop(hdrs.ETAG, None)
+        elif isinstance(value, str) and value != "*":
+            if '"' in value:
+                raise ValueError(f"Invalid ETag value {value!r}: it may not contain quotes")
+            self._headers[hdrs.ETAG] = f'"{value}"'
+        elif value == "*":
+            self._headers[hdrs.ETAG] = "*"
+        elif isinstance(value, ETag):
+            prefix = "W/" if value.is_weak else ""
+            self._headers[hdrs.ETAG] = f'{prefix}"{value.value}"'
+        else:
+            raise ValueError(f"Unsupported etag type: {type(value).__name__}")
+
+    # -- flow control (the seed's CORK / NODELAY modes) --
+
+    @property
+    def tcp_cork(self) -> bool:
+        """True while the connection is in CORK mode for this response."""
+        if self._tcp_cork is None:
+            return self._default_cork
+        return self._tcp_cork
+
+    @property
+    def tcp_nodelay(self) -> bool:
+        """True while Nagle's algorithm is disabled for this response."""
+        if self._tcp_nodelay is None:
+            return not self._default_cork
+        return self._tcp_nodelay
+
+    def set_tcp_cork(self, value: bool) -> None:
+        """Switch CORK mode on or off (turning it on turns NODELAY off)."""
+        self._tcp_cork = bool(value)
+        if value:
+            self._tcp_nodelay = False
+        transport = None if self._req is None else self._req.transport
+        set_tcp_cork(transport, bool(value))
+
+    def set_tcp_nodelay(self, value: bool) -> None:
+        """Switch NODELAY mode on or off (turning it on turns CORK off)."""
+        self._tcp_nodelay = bool(value)
+        if value:
+            self._tcp_cork = False
+        transport = None if self._req is None else self._req.transport
+        set_tcp_nodelay(transport, bool(value))
+
+    # -- sending --
+
+    async def prepare(self, request: BaseRequest) -> Optional[StreamWriter]:
+        """Build and send the head; run ``on_response_prepare`` first.
+
+        Idempotent for the same request; raises ``RuntimeError`` if the
+        response was already sent for a different one.
+        """
+        if self._eof_sent:
+            return None
+        if self._writer is not None:
+            if self._req is not request:
+                raise RuntimeError("Response has already been prepared for another request")
+            return self._writer
+        return await self._start(request)
+
+    async def _start(self, request: BaseRequest) -> StreamWriter:
+        self._req = request
+        request._response_started = True
+        await request._prepare_hook(self)
+        writer = self._writer = StreamWriter(request._protocol)
+        writer.set_head(self._build_head(request, writer))
+        if self._send_head_early():
+            writer.flush_head()
+        return writer
+
+    def _send_head_early(self) -> bool:
+        return True
+
+    async def _finish(self, request: BaseRequest) -> None:
+        """Called by the server after the handler: prepare if needed, end the body."""
+        if self._eof_sent:
+            return
+        if self._writer is None:
+            await self._start(request)
+        await self.write_eof()
+
+    def _body_allowed(self, request: BaseRequest) -> bool:
+        return self._status not in _NO_BODY_STATUSES and self._status >= 200
+
+    def _build_head(self, request: BaseRequest, writer: StreamWriter) -> bytes:
+        """Serialise status line and headers; decide framing and keep-alive."""
+        version = request.version
+        minor = 1 if version >= (1, 1) else 0
+        headers = self._headers
+        keep_alive = self._keep_alive
+        if keep_alive is None:
+            keep_alive = request.keep_alive
+        if self._cookies:
+            for name, morsel in self._cookies.items():
+                value = morsel.OutputString()
+                if self._partitioned and name in self._partitioned:
+                    value += "; Partitioned"
+                headers.add(hdrs.SET_COOKIE, value)
+        if not self._body_allowed(request):
+            headers.popall(hdrs.CONTENT_LENGTH, None)
+            headers.popall(hdrs.TRANSFER_ENCODING, None)
+            writer.suppress_body = True
+        else:
+            if request.method == "HEAD":
+                writer.suppress_body = True
+            if self._chunked or (
+                hdrs.CONTENT_LENGTH not in headers and not self._fixed_length()
+            ):
+                if minor:
+                    headers[hdrs.TRANSFER_ENCODING] = "chunked"
+                    headers.popall(hdrs.CONTENT_LENGTH, None)
+                    writer.enable_chunking()
+                else:
+                    keep_alive = False
+            headers.setdefault(hdrs.CONTENT_TYPE, "application/octet-stream")
+        if writer.suppress_body and writer.chunked:
+            writer.chunked = False
+        if not keep_alive:
+            headers[hdrs.CONNECTION] = "close"
+        elif minor == 0:
+            headers[hdrs.CONNECTION] = "keep-alive"
+        self._keep_alive = keep_alive
+        headers.setdefault(hdrs.DATE, date_value())
+        headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
+        lines = [status_line(minor, self._status, self._reason)]
+        lines += [f"{k}: {v}\r\n" for k, v in headers.items()]
+        lines.append("\r\n")
+        return "".join(lines).encode("utf-8")
+
+    def _fixed_length(self) -> bool:
+        return False
+
+    async def write(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        """Send a body chunk; waits while the transport's buffer is full."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data argument must be byte-ish ({type(data).__name__!r})")
+        if self._eof_sent:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if self._writer is None:
+            raise RuntimeError("Cannot call write() before prepare()")
+        await self._writer.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport accepts more data."""
+        if self._writer is None:
+            raise RuntimeError("Response has not been started")
+        await self._writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        """Finish the body (sending ``data`` last); later calls do nothing."""
+        if self._eof_sent:
+            return
+        if self._writer is None:
+            raise RuntimeError("Response has not been started")
+        await self._writer.write_eof(data)
+        self._eof_sent = True
+        self._body_length = self._writer.output_size
+
+    @property
+    def body_length(self) -> int:
+        """Bytes put on the wire for this response, head included."""
+        return self._body_length
+
+    def __repr__(self) -> str:
+        if self._eof_sent:
+            info = "eof"
+        elif self.prepared and self._req is not None:
+            info = f"{self._req.method} {self._req.path} "
+        else:
+            info = "not prepared"
+        return f"<{self.__class__.__name__} {self.reason} {info}>"
+
+    # -- per-response storage (aiohttp 3.x) --
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __iter__(self) -> Any:
+        return iter(self._state)
+
+    def __hash__(self) -> int:
+        return hash(id(self))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class Response(StreamResponse):
+    """A response with its whole body known up front.
+
+    ``body`` is bytes; ``text`` is encoded with ``charset`` (default utf-8)
+    and implies ``text/plain``. Responses default to CORK mode. The head
+    and body leave in a single write.
+    """
+
+    _default_cork = True
+
+    def __init__(
+        self,
+        *,
+        body: Any = None,
+        status: int = 200,
+        reason: Optional[str] = None,
+        text: Optional[str] = None,
+        headers: Optional[LooseHeaders] = None,
+        content_type: Optional[str] = None,
+        charset: Optional[str] = None,
+        zlib_executor_size: Optional[int] = None,
+        zlib_executor: Optional[Any] = None,
+    ) -> None:
+        if body is not None and text is not None:
+            raise ValueError("body and text are not allowed together")
+        super().__init__(status=status, reason=reason, headers=headers)
+        has_ctype = hdrs.CONTENT_TYPE in self._headers
+        if has_ctype and (content_type is not None or charset is not None):
+            raise ValueError(
+                "passing both Content-Type header and content_type or charset params is forbidden"
+            )
+        self._body: Optional[bytes] = None
+        if text is not None:
+            if not isinstance(text, str):
+                raise TypeError(f"text argument must be str ({type(text).__name__!r})")
+            if not has_ctype:
+                charset = charset or "utf-8"
+                self._headers[hdrs.CONTENT_TYPE] = f"{content_type or 'text/plain'}; charset={charset}"
+            else:
+                charset = self.charset or "utf-8"
+            self._body = text.encode(charset)
+        else:
+            if not has_ctype and (content_type is not None or charset is not None):
+                ctype = content_type or "application/octet-stream"
+                self._headers[hdrs.CONTENT_TYPE] = (
+                    f"{ctype}; charset={charset}" if charset else ctype
+                )
+            if body is not None:
+                self.body = body
+        self._zlib_executor_size = zlib_executor_size
+        self._zlib_executor = zlib_executor
+
+    @property
+    def body(self) -> Optional[bytes]:
+        """The body bytes (None when empty)."""
+        return self._body
+
+    @body.setter
+    def body(self, value: Any) -> None:
+        if value is None:
+            self._body = None
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            self._body = bytes(value)
+        elif isinstance(value, str):
+            raise TypeError("body must be bytes; pass str as text=")
+        else:
+            raise TypeError(f"Unsupported body type {type(value).__name__!r}")
+
+    @property
+    def text(self) -> Optional[str]:
+        """The body decoded with the response charset (utf-8 by default)."""
+        if self._body is None:
+            return None
+        return self._body.decode(self.charset or "utf-8")
+
+    @text.setter
+    def text(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"text argument must be str ({type(value).__name__!r})")
+        if hdrs.CONTENT_TYPE not in self._headers:
+            self._headers[hdrs.CONTENT_TYPE] = "text/plain; charset=utf-8"
+        self._body = value.encode(self.charset or "utf-8")
+
+    @property
+    def content_length(self) -> Optional[int]:
+        """Length of the body (or of the Content-Length header if set)."""
+        if self._chunked:
+            return None
+        if hdrs.CONTENT_LENGTH in self._headers:
+            return int(self._headers[hdrs.CONTENT_LENGTH])
+        return 0 if self._body is None else len(self._body)
+
+    @content_length.setter
+    def content_length(self, value: Optional[int]) -> None:
+        raise RuntimeError("Content length is set automatically for Response")
+
+    def _fixed_length(self) -> bool:
+        return True
+
+    def _send_head_early(self) -> bool:
+        return False
+
+    def _build_head(self, request: BaseRequest, writer: StreamWriter) -> bytes:
+        if not self._chunked and self._body_allowed(request):
+            self._headers[hdrs.CONTENT_LENGTH] = str(0 if self._body is None else len(self._body))
+        return super()._build_head(request, writer)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        """Send head and body in one write."""
+        if self._eof_sent:
+            return
+        body = self._body or b""
+        await super().write_eof(body + data if data else body)
+
+
+def json_response(
+    data: Any = None,
+    *,
+    text: Optional[str] = None,
+    body: Optional[bytes] = None,
+    status: int = 200,
+    reason: Optional[str] = None,
+    headers: Optional[LooseHeaders] = None,
+    content_type: str = "application/json",
+    dumps: JSONEncoder = json.dumps,
+) -> Response:
+    """A ``Response`` holding ``dumps(data)``; ``data`` excludes ``text``/``body``."""
+    if data is not None:
+        if text or body:
+            raise ValueError("only one of data, text, or body should be specified")
+        text = dumps(data)
+    return Response(
+        text=text, body=body, status=status, reason=reason, headers=headers, content_type=content_type
+    )
+

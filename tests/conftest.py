@@ -1,0 +1,66 @@
+"""Shared test helpers: raw-socket access to a running server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+
+class RawConnection:
+    """A raw TCP connection for protocol edge cases."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def read_response(self, timeout: float = 5.0) -> tuple[bytes, dict[str, str], bytes]:
+        """Read one response: status line, headers (lower-cased), body (by length/chunked)."""
+        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
+        lines = head.decode("latin-1").split("\r\n")
+        status = lines[0].encode()
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        body = b""
+        if "content-length" in headers:
+            body = await asyncio.wait_for(
+                self.reader.readexactly(int(headers["content-length"])), timeout
+            )
+        elif headers.get("transfer-encoding") == "chunked":
+            while True:
+                size_line = await asyncio.wait_for(self.reader.readuntil(b"\r\n"), timeout)
+                size = int(size_line.split(b";")[0], 16)
+                chunk = await asyncio.wait_for(self.reader.readexactly(size + 2), timeout)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        return status, headers, body
+
+    async def read_until_closed(self, timeout: float = 5.0) -> bytes:
+        return await asyncio.wait_for(self.reader.read(), timeout)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@pytest.fixture
+def raw_connect():
+    """Factory: ``conn = await raw_connect(port)``; closed at teardown."""
+    conns: list[RawConnection] = []
+
+    async def connect(port: int) -> RawConnection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = RawConnection(reader, writer)
+        conns.append(conn)
+        return conn
+
+    yield connect
+    for conn in conns:
+        conn.close()
