@@ -5,9 +5,22 @@ classic smuggling shapes (Content-Length with Transfer-Encoding, duplicate or
 malformed Content-Length, a Transfer-Encoding whose last coding is not
 ``chunked``, bare LF, obs-fold). This module adds what llhttp leaves to the
 application: size limits on the request line and header block, a strict
-``Transfer-Encoding: chunked`` spelling, and the versions we speak (1.0/1.1).
-Callbacks only append; the message is assembled once, at headers-complete.
-Every error is an ``HttpProcessingError`` carrying the status to answer with.
+``Transfer-Encoding: chunked`` spelling (and none at all on HTTP/1.0), and the
+versions we speak (1.0/1.1). Callbacks only append; the message is assembled
+once, at headers-complete. Every error is an ``HttpProcessingError`` carrying
+the status to answer with.
+
+llhttp buffers a header or trailer line until it ends and reports nothing
+meanwhile, so a line sent without CRLF would grow without bound. ``feed``
+therefore counts the bytes of consecutive reads in which the parser completed
+nothing (no header, no head, no body bytes) and refuses more than
+``max_head_size`` of them (431). A line that starts inside a read that did
+complete something is counted from the next read, so what llhttp can hold is
+bounded by one transport read plus that limit.
+
+Trailer fields of a chunked body are accepted and dropped; they count towards
+the same limits as the head, and per-message state is reset when the next
+message begins so nothing in them can leak into the next request.
 """
 
 from __future__ import annotations
@@ -115,7 +128,8 @@ class RequestParser:
         "_headers",
         "_head_size",
         "_in_head",
-        "_raw_head",
+        "_progress",
+        "_stalled",
         "_error",
         "_chunked",
         "_te_bad",
@@ -143,7 +157,8 @@ class RequestParser:
         self.max_headers = max_headers
         self.max_head_size = max_head_size
         self._in_head = False
-        self._raw_head = 0
+        self._progress = False
+        self._stalled = 0
         self._error: HttpProcessingError | None = None
         self._reset()
 
@@ -163,6 +178,7 @@ class RequestParser:
 
     def feed(self, data: bytes) -> None:
         """Parse ``data``; raise ``HttpProcessingError`` or ``UpgradeRequest``."""
+        self._progress = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -172,12 +188,13 @@ class RequestParser:
             if self._error is not None:
                 raise self._error from None
             raise self._translate(exc) from None
-        # llhttp buffers a header line until it ends; counting raw bytes fed
-        # while a head is open bounds that buffer too.
-        if self._in_head:
-            self._raw_head += len(data)
-            if self._raw_head > self.max_head_size + self.max_line_size:
-                raise HeadersTooLarge("Header block is too large")
+        # See the module docstring: bounds what llhttp buffers for an open line.
+        if self._progress:
+            self._stalled = 0
+        else:
+            self._stalled += len(data)
+            if self._stalled > self.max_head_size:
+                raise HeadersTooLarge("Header line is too large")
 
     @staticmethod
     def _translate(exc: Exception) -> HttpProcessingError:
@@ -197,6 +214,7 @@ class RequestParser:
     def on_message_begin(self) -> None:
         self._in_head = True
         self._error = None
+        self._reset()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -204,6 +222,7 @@ class RequestParser:
             self._fail(LineTooLong(f"Request target is longer than {self.max_line_size} bytes"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._progress = True
         size = len(name) + len(value)
         self._head_size += size
         if size > self.max_field_size:
@@ -229,7 +248,7 @@ class RequestParser:
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._raw_head = 0
+        self._progress = True
         parser = self._parser
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
@@ -237,6 +256,9 @@ class RequestParser:
             return
         if self._te_bad:
             self._fail(TransferEncodingError("Only 'Transfer-Encoding: chunked' is accepted"))
+        if self._chunked and version == (1, 0):
+            # RFC 9112 6.1: HTTP/1.0 framing with Transfer-Encoding is faulty.
+            self._fail(TransferEncodingError("Transfer-Encoding is not allowed in HTTP/1.0"))
         method_b = parser.get_method()
         method = _METHODS.get(method_b) or method_b.decode("ascii", "surrogateescape")
         message = RawRequestMessage(
@@ -250,10 +272,10 @@ class RequestParser:
             self._content_length,
             self._expect,
         )
-        self._reset()
         self._sink.on_head(message)
 
     def on_body(self, body: bytes) -> None:
+        self._progress = True
         self._sink.on_body(body)
 
     def on_message_complete(self) -> None:

@@ -17,6 +17,18 @@ deadline later costs an attribute store, not a new handle. A connection that
 sends nothing is closed ``head_timeout`` seconds after it opens; an idle
 kept-alive one after ``keepalive_timeout``; a request head must be complete
 within ``head_timeout`` of its first byte (slowloris).
+
+Closing. When the client may still be sending (a body left unread, a parse
+error, an upgrade answered without switching, reading paused) the connection
+does not simply close: closing a socket with unread bytes makes the kernel
+send RST, which can destroy the response before the client reads it. It
+half-closes instead (FIN after the response), discards whatever arrives, and
+closes when the client does, or after ``LINGER_TIMEOUT`` / ``LINGER_MAX_BYTES``.
+
+End of input. A client that half-closes after its request still gets the
+response, unless ``handler_cancellation`` is on: then EOF counts as the client
+going away (TCP cannot tell a half-close from a close until a write fails),
+and the running handler is cancelled.
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._http_parser import RawRequestMessage, RequestParser, UpgradeRequest
 from ._http_writer import date_value, reason_phrase
@@ -39,6 +51,9 @@ __all__ = ("RequestHandler", "ServerHooks")
 MAX_PIPELINED = 32
 LINGER_TIMEOUT = 5.0
 LINGER_MAX_BYTES = 16 * 1024 * 1024
+# Bytes after an upgrade head are kept until a consumer takes them; above
+# this, reading pauses until ``take_upgrade``.
+UPGRADE_TAIL_LIMIT = 64 * 1024
 
 _IDLE, _HEAD, _LINGER = 1, 2, 3
 
@@ -126,8 +141,8 @@ class RequestHandler(asyncio.Protocol):
     # -- asyncio.Protocol --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance.
+        self.transport = cast("asyncio.Transport", transport)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -168,13 +183,13 @@ class RequestHandler(asyncio.Protocol):
             if self._upgrade_reader is not None:
                 self._upgrade_reader(data)
             else:
-                self._upgrade_tail += data
+                self._keep_upgrade_tail(data)
             return
         try:
             self._parser.feed(data)
         except UpgradeRequest as upgrade:
             self._upgraded = True
-            self._upgrade_tail = upgrade.tail
+            self._keep_upgrade_tail(upgrade.tail)
         except HttpProcessingError as error:
             self._on_parse_error(error)
             return
@@ -183,14 +198,22 @@ class RequestHandler(asyncio.Protocol):
         if self._parser.in_head and self._deadline_kind != _HEAD and self._task is None:
             self._set_deadline(_HEAD, self._server.head_timeout)
 
+    def _keep_upgrade_tail(self, data: bytes) -> None:
+        self._upgrade_tail += data
+        if len(self._upgrade_tail) > UPGRADE_TAIL_LIMIT:
+            self.pause_reading()
+
     def eof_received(self) -> bool | None:
+        if self._lingering or (self._task is None and not self._queue):
+            # Nothing left to answer; close() still flushes buffered output.
+            self.close()
+            return True
         if self._payload is not None:
             self._payload.set_exception(ConnectionResetError("Client closed before the body ended"))
             self._payload = None
-        if self._task is None and not self._queue:
-            self.force_close()
-        else:
-            self._close_after = True
+        if self._server.handler_cancellation:
+            return False  # the transport closes; connection_lost cancels the handler
+        self._close_after = True
         return True
 
     def pause_writing(self) -> None:
@@ -238,7 +261,7 @@ class RequestHandler(asyncio.Protocol):
                 item = queue.popleft()
                 if self._read_paused and len(queue) <= MAX_PIPELINED // 2:
                     self._read_paused = False
-                    self.transport.resume_reading()  # type: ignore[union-attr]
+                    self.resume_reading()
                 if isinstance(item, HttpProcessingError):
                     self.send_error_and_close(item.code, item.message)
                     return
@@ -248,7 +271,9 @@ class RequestHandler(asyncio.Protocol):
                     return
                 if self._upgraded:
                     if self._upgrade_reader is None:
-                        self.force_close()
+                        # Answered without switching: the bytes that follow
+                        # are not HTTP/1, so the connection ends here.
+                        self._linger()
                     return
                 if not keep_alive or self._close_after:
                     self._finish(payload)
@@ -274,19 +299,27 @@ class RequestHandler(asyncio.Protocol):
                 self._set_deadline(_IDLE, server.keepalive_timeout)
 
     def _finish(self, payload: StreamReader) -> None:
-        """End the connection after a response, lingering if body bytes may still come."""
-        if payload.is_eof() or self.transport is None:
+        """End the connection after a response, lingering if bytes may still come."""
+        if payload.is_eof() and not self._read_paused and not self._broken:
             self.close()
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close, then discard input until the client closes (see module doc)."""
+        transport = self.transport
+        if transport is None or self._lingering:
             return
-        # Closing with unread bytes would make the kernel send RST, which can
-        # destroy the response at the client; half-close and discard instead.
         self._lingering = True
         self._queue.clear()
         if self._payload is not None:
             self._payload.set_exception(ConnectionResetError("Connection is closing"))
             self._payload = None
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
+        if not transport.can_write_eof():
+            self.close()
+            return
+        transport.write_eof()
+        transport.resume_reading()
         self._set_deadline(_LINGER, LINGER_TIMEOUT)
 
     def _on_parse_error(self, error: HttpProcessingError) -> None:
@@ -311,9 +344,13 @@ class RequestHandler(asyncio.Protocol):
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        """Resume reading unless the request queue itself is full."""
-        if self.transport is not None and not self._closing and not self._read_paused:
-            self.transport.resume_reading()
+        """Resume reading unless the request queue or the body being fed is full."""
+        if self.transport is None or self._closing or self._read_paused:
+            return
+        payload = self._payload
+        if payload is not None and payload._paused:
+            return
+        self.transport.resume_reading()
 
     # -- writing --
 
@@ -364,7 +401,7 @@ class RequestHandler(asyncio.Protocol):
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(head.encode("latin-1") + body)
-        self._finish(EMPTY_PAYLOAD if self._payload is None else self._payload)
+        self._linger()
 
     # -- lifecycle --
 
@@ -382,6 +419,7 @@ class RequestHandler(asyncio.Protocol):
         """Route further bytes to ``reader``; return what already arrived."""
         self._upgrade_reader = reader
         tail, self._upgrade_tail = self._upgrade_tail, b""
+        self.resume_reading()
         return tail
 
     def close(self) -> None:

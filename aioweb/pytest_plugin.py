@@ -4,7 +4,8 @@ Fixtures (async, for pytest-asyncio):
 
 * ``aioweb_client``: ``client = await aioweb_client(app_or_handler)``;
 * ``aioweb_server``: ``server = await aioweb_server(app)``;
-* ``aioweb_raw_server``: ``server = await aioweb_raw_server(handler)``.
+* ``aioweb_raw_server``: ``server = await aioweb_raw_server(handler)``;
+* ``aioweb_unused_port``: ``port = aioweb_unused_port()``, a free TCP port.
 
 Everything started through a fixture is closed when the test ends.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .test_utils import BaseTestServer, RawTestServer, TestClient, TestServer
+from .test_utils import BaseTestServer, RawTestServer, TestClient, TestServer, unused_port
 from .web_app import Application
 
 try:
@@ -29,6 +30,12 @@ def _async_fixture(func: Any) -> Any:
     if pytest_asyncio is None:
         return pytest.fixture(func)
     return pytest_asyncio.fixture(func)
+
+
+@pytest.fixture
+def aioweb_unused_port() -> Callable[[], int]:
+    """Factory: a TCP port on 127.0.0.1 that was free a moment ago."""
+    return unused_port
 
 
 @_async_fixture

@@ -190,8 +190,23 @@ class StreamReader:
         self._consumed(len(data))
         return data
 
+    async def readchunk(self) -> tuple[bytes, bool]:
+        """``(data, False)`` as soon as any data is available; ``(b"", False)`` at EOF.
+
+        HTTP chunk boundaries are not tracked, so the flag is always False.
+        """
+        return await self.readany(), False
+
+    def read_nowait(self, n: int = -1) -> bytes:
+        """Return up to ``n`` buffered bytes (all with ``n < 0``) without waiting."""
+        if self._exception is not None:
+            raise self._exception
+        return self._take(n) if self._buffer and n else b""
+
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes or raise ``asyncio.IncompleteReadError``."""
+        if self._exception is not None:
+            raise self._exception
         while self._size < n and not self._eof:
             await self._wait()
         if self._size < n:
@@ -204,15 +219,28 @@ class StreamReader:
 
         Raises ``ValueError`` if no newline appears within ``max_line_length``.
         """
+        return await self.readuntil(b"\n", max_line_length=max_line_length)
+
+    async def readuntil(self, separator: bytes = b"\n", *, max_line_length: int = 2**16) -> bytes:
+        """Read through the next ``separator`` (or to EOF).
+
+        Raises ``ValueError`` for an empty separator, or if the separator does
+        not appear within ``max_line_length`` bytes.
+        """
+        if not separator:
+            raise ValueError("Separator should be at least one-byte string")
+        if self._exception is not None:
+            raise self._exception
+        end = len(separator)
         while True:
             joined = b"".join(self._buffer)
-            pos = joined.find(b"\n")
+            pos = joined.find(separator)
             if pos >= 0:
                 self._buffer.clear()
-                if pos + 1 < len(joined):
-                    self._buffer.append(joined[pos + 1 :])
-                self._consumed(pos + 1)
-                return joined[: pos + 1]
+                if pos + end < len(joined):
+                    self._buffer.append(joined[pos + end :])
+                self._consumed(pos + end)
+                return joined[: pos + end]
             if len(joined) > max_line_length:
                 raise ValueError("Line is too long")
             if self._eof:
@@ -229,6 +257,14 @@ class StreamReader:
             if not data:
                 return
             yield data
+
+    async def iter_chunks(self) -> AsyncIterator[tuple[bytes, bool]]:
+        """Yield ``readchunk()`` results until EOF."""
+        while True:
+            data, end = await self.readchunk()
+            if not data:
+                return
+            yield data, end
 
     async def iter_any(self) -> AsyncIterator[bytes]:
         """Yield chunks as they arrive until EOF."""
@@ -269,6 +305,9 @@ class EmptyStreamReader(StreamReader):
 
     def unread_data(self, data: bytes) -> None:
         raise RuntimeError("EMPTY_PAYLOAD is read-only")
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Ignored: the shared empty body never fails."""
 
 
 EMPTY_PAYLOAD = EmptyStreamReader()

@@ -10,9 +10,11 @@ talks to either over real sockets through ``httpx`` and answers with
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, Optional, Union
 from unittest import mock
@@ -33,6 +35,7 @@ from .web_urldispatcher import UrlMappingMatchInfo
 __all__ = (
     "BaseTestServer",
     "ClientResponse",
+    "ClientResponseError",
     "RawTestServer",
     "TestClient",
     "TestServer",
@@ -80,9 +83,11 @@ class BaseTestServer:
 
     def make_url(self, path: str) -> URL:
         """The absolute URL of ``path`` on this server."""
-        assert self._root is not None, "server is not started"
+        if self._root is None:
+            raise RuntimeError("The server is not started")
         url = URL(path)
-        assert not url.is_absolute()
+        if url.is_absolute():
+            raise ValueError(f"Expected a path relative to the server, got {path!r}")
         return self._root.join(url)
 
     @property
@@ -137,8 +142,23 @@ class RawTestServer(BaseTestServer):
         return ServerRunner(Server(self._handler, **kwargs), shutdown_timeout=timeout)
 
 
+class ClientResponseError(Exception):
+    """Raised by ``ClientResponse.raise_for_status()`` for a 4xx or 5xx answer."""
+
+    def __init__(self, status: int, message: str, headers: CIMultiDictProxy[str], url: URL) -> None:
+        super().__init__(f"{status}, message={message!r}, url={str(url)!r}")
+        self.status = status
+        self.message = message
+        self.headers = headers
+        self.url = url
+
+
 class ClientResponse:
-    """A response read by ``TestClient``, with aiohttp's client-response shape."""
+    """A response read by ``TestClient``, with aiohttp's client-response shape.
+
+    The body is read before the response is handed out, so ``read()``,
+    ``text()`` and ``json()`` never touch the network and may be repeated.
+    """
 
     def __init__(self, response: Any) -> None:
         self._response = response
@@ -148,12 +168,35 @@ class ClientResponse:
             CIMultiDict(response.headers.multi_items())
         )
         self.url = URL(str(response.url))
+        self.method: str = response.request.method
         self.version = HttpVersion11 if response.http_version == "HTTP/1.1" else HttpVersion(1, 0)
+        self.history: tuple[ClientResponse, ...] = tuple(ClientResponse(r) for r in response.history)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the status is 400 or above."""
+        return self.status < 400
+
+    def raise_for_status(self) -> None:
+        """Raise ``ClientResponseError`` for a 4xx or 5xx status."""
+        if not self.ok:
+            raise ClientResponseError(self.status, self.reason, self.headers, self.url)
 
     @property
     def content_type(self) -> str:
         """The media type of the body."""
         return self.headers.get("Content-Type", "application/octet-stream").partition(";")[0].strip()
+
+    @property
+    def charset(self) -> Optional[str]:
+        """The ``charset`` parameter of Content-Type, if any."""
+        return self._response.charset_encoding  # type: ignore[no-any-return]
+
+    @property
+    def content_length(self) -> Optional[int]:
+        """The Content-Length header as an int, if present."""
+        value = self.headers.get("Content-Length")
+        return None if value is None else int(value)
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -169,20 +212,36 @@ class ClientResponse:
         """The body bytes."""
         return bytes(self._response.content)
 
-    async def text(self, encoding: Optional[str] = None) -> str:
+    async def text(self, encoding: Optional[str] = None, errors: str = "strict") -> str:
         """The body decoded (charset from Content-Type, else utf-8)."""
         body = await self.read()
         if encoding is None:
-            encoding = self._response.charset_encoding or "utf-8"
-        return body.decode(encoding)
+            encoding = self.charset or "utf-8"
+        return body.decode(encoding, errors)
 
-    async def json(self, *, loads: Callable[[str], Any] = json.loads, content_type: Optional[str] = "application/json") -> Any:
-        """The body parsed as JSON."""
+    async def json(
+        self,
+        *,
+        encoding: Optional[str] = None,
+        loads: Callable[[str], Any] = json.loads,
+        content_type: Optional[str] = "application/json",
+    ) -> Any:
+        """The body parsed as JSON; None for an empty body.
+
+        Raises ``ValueError`` when Content-Type is not ``content_type``
+        (pass ``content_type=None`` to skip the check).
+        """
         if content_type is not None and self.content_type != content_type:
             raise ValueError(f"Attempt to decode JSON with unexpected mimetype: {self.content_type}")
-        return loads(await self.text())
+        text = await self.text(encoding)
+        if not text.strip():
+            return None
+        return loads(text)
 
     def release(self) -> None:
+        """Kept for aiohttp compatibility; bodies are read eagerly."""
+
+    def close(self) -> None:
         """Kept for aiohttp compatibility; bodies are read eagerly."""
 
     async def __aenter__(self) -> ClientResponse:
@@ -195,18 +254,28 @@ class ClientResponse:
         return f"<ClientResponse({self.url}) [{self.status} {self.reason}]>"
 
 
-class _RequestContext:
-    """Awaitable and async-context-manager result of ``client.get(...)``."""
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying SSL context per process: building one costs ~60 ms, per client."""
+    return ssl.create_default_context()
 
-    def __init__(self, coro: Awaitable[ClientResponse]) -> None:
-        self._coro = coro
+
+class _RequestContext:
+    """Awaitable and async-context-manager result of ``client.get(...)``.
+
+    The request is sent when awaited or entered, not before, so a result
+    that is dropped unused sends nothing and leaves no un-awaited coroutine.
+    """
+
+    def __init__(self, send: Callable[[], Awaitable[ClientResponse]]) -> None:
+        self._send = send
         self._resp: Optional[ClientResponse] = None
 
-    def __await__(self) -> Any:
-        return self._coro.__await__()
+    def __await__(self) -> Generator[Any, None, ClientResponse]:
+        return self._send().__await__()
 
     async def __aenter__(self) -> ClientResponse:
-        self._resp = await self._coro
+        self._resp = await self._send()
         return self._resp
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -217,9 +286,16 @@ class _RequestContext:
 class TestClient:
     """An HTTP client bound to a test server, built on ``httpx.AsyncClient``.
 
-    Paths are relative to the server's root. ``data=`` (bytes, str or a
-    form mapping), ``json=``, ``params=``, ``headers=`` and
-    ``allow_redirects=`` work as in aiohttp's client.
+    Paths are relative to the server's root (absolute URLs pass through).
+    As in aiohttp's client: ``params=`` (a mapping, a ``MultiDict`` or pairs)
+    extends the path's query; ``data=`` is bytes (sent as
+    ``application/octet-stream``), str (``text/plain``) or a form mapping;
+    ``json=`` and ``headers=`` work; redirects are followed unless
+    ``allow_redirects=False``; cookies the server sets are kept for later
+    requests, and ``cookies=`` adds some to one request only. Proxy
+    environment variables are ignored (``trust_env=False``). Other keyword
+    arguments go to ``httpx.AsyncClient``; ``cookie_jar`` is accepted and
+    ignored.
     """
 
     __test__ = False
@@ -266,26 +342,58 @@ class TestClient:
         """Start the server and open the HTTP client."""
         await self._server.start_server()
         if self._client is None:
-            self._client = self._httpx.AsyncClient(timeout=30.0, **self._kwargs)
+            options = {"timeout": 30.0, "trust_env": False, "verify": _ssl_context(), **self._kwargs}
+            self._client = self._httpx.AsyncClient(**options)
+
+    def _url(self, path: Union[str, URL], params: Any) -> URL:
+        url = URL(path) if isinstance(path, str) else path
+        if not url.is_absolute():
+            url = self.make_url(str(url))
+        if params is not None:
+            pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+            url = url.with_query([*url.query.items(), *((str(k), str(v)) for k, v in pairs)])
+        return url
+
+    @staticmethod
+    def _cookie_header(client: Any, cookies: Any) -> str:
+        """The jar's cookies overlaid with per-request ``cookies`` (not stored)."""
+        merged = {cookie.name: cookie.value for cookie in client.cookies.jar}
+        merged.update(cookies)
+        return "; ".join(f"{name}={value}" for name, value in merged.items())
 
     async def _request(self, method: str, path: Union[str, URL], **kwargs: Any) -> ClientResponse:
-        assert self._client is not None, "call start_server() first"
-        url = str(path) if isinstance(path, URL) and path.is_absolute() else str(self.make_url(str(path)))
+        if self._client is None:
+            raise RuntimeError("Call start_server() (or use 'async with') before sending requests")
+        url = self._url(path, kwargs.pop("params", None))
         follow = kwargs.pop("allow_redirects", True)
+        headers = CIMultiDict(kwargs.pop("headers", None) or {})
+        cookies = kwargs.pop("cookies", None)
+        if cookies:
+            headers["Cookie"] = self._cookie_header(self._client, cookies)
         data = kwargs.pop("data", None)
-        if data is not None:
-            if isinstance(data, (bytes, bytearray, str)):
-                kwargs["content"] = data
-            else:
-                kwargs["data"] = data
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            kwargs["content"] = bytes(data)
+            headers.setdefault("Content-Type", "application/octet-stream")
+        elif isinstance(data, str):
+            kwargs["content"] = data.encode("utf-8")
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        elif isinstance(data, Mapping):
+            form: dict[str, list[str]] = {}
+            for key, value in data.items():
+                form.setdefault(str(key), []).append(str(value))
+            kwargs["data"] = form
+        elif data is not None:
+            kwargs["content"] = data  # an iterable of bytes or an async iterator
         kwargs.pop("timeout", None)
-        response = await self._client.request(method, url, follow_redirects=follow, **kwargs)
+        response = await self._client.request(
+            method, str(url), headers=list(headers.items()), follow_redirects=follow, **kwargs
+        )
         await response.aread()
         return ClientResponse(response)
 
     def request(self, method: str, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
         """Send a request; await it or use it with ``async with``."""
-        return _RequestContext(self._request(method, path, **kwargs))
+        return _RequestContext(functools.partial(self._request, method, path, **kwargs))
 
     def get(self, path: Union[str, URL], **kwargs: Any) -> _RequestContext:
         """GET ``path``."""
@@ -366,6 +474,8 @@ def make_mocked_request(
     """A ``Request`` for unit tests: no socket, a mock transport.
 
     Bytes written by a response are collected in ``request.protocol.written``.
+    ``writer`` is accepted for aiohttp compatibility and ignored: responses
+    write through ``protocol``.
     """
     ci = CIMultiDict(headers or {})
     raw_headers = tuple((k.encode("utf-8"), v.encode("utf-8")) for k, v in ci.items())

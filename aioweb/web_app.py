@@ -60,12 +60,11 @@ class AppKey(Generic[_T]):
         return f"<AppKey({self._name}, type={type_name})>"
 
 
-class Signal(list[Callable[..., Awaitable[None]]]):
-    """A list of coroutine callbacks, frozen with the application.
+_Item = TypeVar("_Item")
 
-    ``send(*args)`` awaits each callback in order. Appending after freezing
-    raises ``RuntimeError``.
-    """
+
+class _FrozenList(list[_Item]):
+    """A list that refuses changes once frozen (with the application)."""
 
     def __init__(self, owner: object) -> None:
         super().__init__()
@@ -85,7 +84,7 @@ class Signal(list[Callable[..., Awaitable[None]]]):
         if self._frozen:
             raise RuntimeError("Cannot modify frozen list.")
 
-    def append(self, item: Callable[..., Awaitable[None]]) -> None:  # noqa: D102
+    def append(self, item: _Item) -> None:  # noqa: D102
         self._check()
         super().append(item)
 
@@ -93,13 +92,21 @@ class Signal(list[Callable[..., Awaitable[None]]]):
         self._check()
         super().extend(items)
 
-    def insert(self, index: Any, item: Callable[..., Awaitable[None]]) -> None:  # noqa: D102
+    def insert(self, index: Any, item: _Item) -> None:  # noqa: D102
         self._check()
         super().insert(index, item)
 
-    def remove(self, item: Callable[..., Awaitable[None]]) -> None:  # noqa: D102
+    def remove(self, item: _Item) -> None:  # noqa: D102
         self._check()
         super().remove(item)
+
+    def pop(self, index: Any = -1) -> _Item:  # noqa: D102
+        self._check()
+        return super().pop(index)
+
+    def clear(self) -> None:  # noqa: D102
+        self._check()
+        super().clear()
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check()
@@ -109,16 +116,28 @@ class Signal(list[Callable[..., Awaitable[None]]]):
         self._check()
         super().__delitem__(index)
 
+    def __iadd__(self, items: Any) -> Any:  # type: ignore[misc]
+        self._check()
+        return super().__iadd__(items)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} owner={self._owner!r}, frozen={self._frozen}, {list(self)!r}>"
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return id(self)
+
+
+class Signal(_FrozenList[Callable[..., Awaitable[None]]]):
+    """A list of coroutine callbacks, frozen with the application.
+
+    ``send(*args)`` awaits each callback in order. Changing it after freezing
+    raises ``RuntimeError``.
+    """
+
     async def send(self, *args: Any, **kwargs: Any) -> None:
         """Call every receiver with the arguments, awaiting each in turn."""
         for receiver in list(self):
             await receiver(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<Signal owner={self._owner!r}, frozen={self._frozen}, {list(self)!r}>"
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return id(self)
 
 
 class CleanupError(RuntimeError):
@@ -130,7 +149,7 @@ class CleanupError(RuntimeError):
         return cast(list[BaseException], self.args[1])
 
 
-class CleanupContext(Signal):
+class CleanupContext(_FrozenList[Callable[["Application"], AsyncIterator[None]]]):
     """``app.cleanup_ctx``: async generators run to ``yield`` on startup, resumed on cleanup."""
 
     def __init__(self, owner: object) -> None:
@@ -139,7 +158,7 @@ class CleanupContext(Signal):
 
     async def _on_startup(self, app: Application) -> None:
         for factory in self:
-            iterator = cast(AsyncIterator[None], factory(app)).__aiter__()
+            iterator = factory(app).__aiter__()
             await iterator.__anext__()
             self._exits.append(iterator)
 
@@ -306,6 +325,11 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
         return self._router
 
     @property
+    def named_resource(self) -> Mapping[str, AbstractResource]:
+        """The seed's spelling of ``router.named_resources()``."""
+        return self._router.named_resources()
+
+    @property
     def middlewares(self) -> list[Any]:
         """Middlewares, outermost first."""
         return self._middlewares
@@ -322,8 +346,13 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop (deprecated; kept for old code)."""
-        return self._loop or asyncio.get_event_loop()
+        """The event loop (deprecated; kept for old code): the running one if any."""
+        if self._loop is not None:
+            return self._loop
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.get_event_loop()
 
     @property
     def on_response_prepare(self) -> Signal:
@@ -464,15 +493,22 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
             expect_response = await match_info.expect_handler(request)
             if expect_response is not None:
                 return expect_response
+        # Hot path: a cached chain (the bare handler when no app has
+        # middlewares) is one attribute read and a tuple compare; composing,
+        # which may await old-style factories, happens once per route.
+        cached = match_info.route._chain
+        if cached is not None and cached[0] == match_info.apps:
+            return await cached[1](request)
         return await (await self._chain(match_info))(request)
 
     async def _chain(self, match_info: UrlMappingMatchInfo) -> Callable[[Request], Awaitable[StreamResponse]]:
-        """The handler wrapped in every app's middlewares, composed once per route."""
+        """The handler wrapped in every app's middlewares, composed once per route.
+
+        The chains of 404/405 answers are composed per request and not cached
+        (their routes are created per request).
+        """
         route = match_info.route
         apps = match_info.apps
-        cached = route._chain
-        if cached is not None and cached[0] == apps:
-            return cached[1]
         chain = await compose_chain(match_info.handler, apps)
         if match_info.http_exception is None:
             route._chain = (apps, chain)
@@ -487,8 +523,11 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
     ) -> Server:
         """The seed's protocol factory for ``loop.create_server(handler, ...)``.
 
-        Freezes the application. The returned server also offers
-        ``finish_connections(timeout)`` and ``shutdown(timeout)``.
+        Freezes the application (it does not run ``on_startup``). The
+        returned server also offers ``finish_connections(timeout)`` and
+        ``shutdown(timeout)``. On Python 3.12+ ``asyncio.Server.wait_closed()``
+        waits for every open connection, so in the seed's sequence call
+        ``await handler.shutdown(timeout)`` before ``srv.wait_closed()``.
         """
         from .web_server import Server
 

@@ -263,12 +263,12 @@ class HTTPMethodNotAllowed(HTTPClientError):
         text: Optional[str] = None,
         content_type: Optional[str] = None,
     ) -> None:
-        allowed = ",".join(sorted(allowed_methods))
+        methods = set(allowed_methods)  # may be a one-shot iterator
         super().__init__(
             headers=headers, reason=reason, body=body, text=text, content_type=content_type
         )
-        self.headers[hdrs.ALLOW] = allowed
-        self.allowed_methods: set[str] = set(allowed_methods)
+        self.headers[hdrs.ALLOW] = ",".join(sorted(methods))
+        self.allowed_methods: set[str] = methods
         self.method = method.upper()
 
 

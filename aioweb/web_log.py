@@ -66,24 +66,26 @@ def _header_part(name: str, kind: str) -> _Part:
 def compile_format(log_format: str) -> list[str | _Part]:
     """Split ``log_format`` into literal text and directive functions.
 
-    Raises ``ValueError`` for an unknown directive.
+    Runs once per logger. Raises ``ValueError`` for an unknown directive.
     """
     parts: list[str | _Part] = []
     pos = 0
     for match in _DIRECTIVE_RE.finditer(log_format):
-        if match.start() > pos:
-            parts.append(log_format[pos : match.start()])
+        _append_literal(parts, log_format, log_format[pos : match.start()])
         if match.group(2):
             parts.append(_header_part(match.group(2), match.group(3)))
         else:
             parts.append(_SIMPLE[match.group(1)])
         pos = match.end()
-    tail = log_format[pos:]
-    if "%" in tail.replace("%%", ""):
-        raise ValueError(f"Unknown directive in access log format {log_format!r}")
-    if tail:
-        parts.append(tail)
+    _append_literal(parts, log_format, log_format[pos:])
     return parts
+
+
+def _append_literal(parts: list[str | _Part], log_format: str, text: str) -> None:
+    if "%" in text:
+        raise ValueError(f"Unknown directive in access log format {log_format!r}")
+    if text:
+        parts.append(text)
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -27,6 +27,7 @@ __all__ = ("middleware", "normalize_path_middleware")
 
 _Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 _F = TypeVar("_F", bound=Callable[..., Any])
+_LEADING_SLASHES = re.compile("^//+")
 
 
 def middleware(func: _F) -> _F:
@@ -53,14 +54,30 @@ def _bind(mw: Any, inner: _Handler) -> _Handler:
     return call
 
 
+def _with_current_app(app: Application, inner: _Handler) -> _Handler:
+    async def call(request: Request) -> StreamResponse:
+        with request.match_info.set_current_app(app):
+            return await inner(request)
+
+    return call
+
+
 async def compose_chain(handler: _Handler, apps: Iterable[Application]) -> _Handler:
-    """Wrap ``handler`` in the middlewares of ``apps`` (root first, outermost first)."""
-    for app in reversed(tuple(apps)):
+    """Wrap ``handler`` in the middlewares of ``apps`` (root first, outermost first).
+
+    With nested applications, each app's middlewares run with that app as
+    ``request.app``; the handler sees the app that owns its route.
+    """
+    stack = tuple(apps)
+    nested = len(stack) > 1 and any(app.middlewares for app in stack[:-1])
+    for app in reversed(stack):
         for mw in reversed(app.middlewares):
             if is_old_style(mw):
                 handler = await mw(app, handler)
             else:
                 handler = _bind(mw, handler)
+        if nested:
+            handler = _with_current_app(app, handler)
     return handler
 
 
@@ -97,6 +114,9 @@ def normalize_path_middleware(
             if merge_slashes and remove_slash and path.endswith("/"):
                 candidates.append(re.sub("//+", "/", path[:-1]) or "/")
             for candidate in candidates:
+                # A Location starting with "//" would send the client to
+                # another host (open redirect): collapse leading slashes.
+                candidate = _LEADING_SLASHES.sub("/", candidate)
                 if candidate == path:
                     continue
                 target = candidate + ("?" + query if query else "")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import re
 import socket
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
-from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Optional, TypeVar, Union, overload
 from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -26,16 +26,29 @@ from yarl import URL
 from . import HttpVersion, HttpVersion10, HttpVersion11, hdrs
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .typedefs import DEFAULT_JSON_DECODER, JSONDecoder
-from .web_exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
+from .web_exceptions import (
+    HTTPBadRequest,
+    HTTPRequestEntityTooLarge,
+    HTTPUnsupportedMediaType,
+)
 
 if TYPE_CHECKING:
     from ._http_parser import RawRequestMessage
     from ._protocol import RequestHandler
+    from .multipart import MultipartReader
     from .web_app import Application
     from .web_response import StreamResponse
     from .web_urldispatcher import UrlMappingMatchInfo
 
-__all__ = ("BaseRequest", "ETag", "FileField", "Request", "parse_etag")
+__all__ = (
+    "BaseRequest",
+    "ETag",
+    "FileField",
+    "InvalidJSONBody",
+    "Request",
+    "RequestKey",
+    "parse_etag",
+)
 
 _VERSIONS = {(1, 1): HttpVersion11, (1, 0): HttpVersion10}
 _ETAG_RE = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*')
@@ -43,7 +56,43 @@ _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _FORWARDED_PAIR_RE = re.compile(
     r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&\'*+.^_`|~0-9A-Za-z:\[\]-]*)\s*'
 )
+_COOKIE_ESCAPE_RE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
+_POST_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE", "TRACE"})
+_FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
 _SENTINEL: Any = object()
+_T = TypeVar("_T")
+
+
+class RequestKey(Generic[_T]):
+    """A typed key for per-request storage: ``request[KEY]`` has type ``_T`` (aiohttp 3.11)."""
+
+    __slots__ = ("_name", "_t", "__orig_class__")
+
+    def __init__(self, name: str, t: Optional[type[_T]] = None) -> None:
+        self._name = name
+        self._t = t
+
+    def __repr__(self) -> str:
+        t = self._t
+        type_name = "<<Unknown>>" if t is None else getattr(t, "__qualname__", repr(t))
+        return f"<RequestKey({self._name}, type={type_name})>"
+
+
+class InvalidJSONBody(HTTPBadRequest, json.JSONDecodeError):
+    """``Request.json()`` met a malformed body.
+
+    A 400 response when left uncaught, and still a ``json.JSONDecodeError``
+    (so a ``ValueError``) for handlers that catch those, with its ``msg``,
+    ``doc``, ``pos``, ``lineno`` and ``colno``.
+    """
+
+    def __init__(self, error: json.JSONDecodeError) -> None:
+        super().__init__(text=f"Invalid JSON body: {error}")
+        self.msg, self.doc, self.pos = error.msg, error.doc, error.pos
+        self.lineno, self.colno = error.lineno, error.colno
+
+    def __str__(self) -> str:
+        return self.text or self.reason
 
 
 class ETag(NamedTuple):
@@ -96,6 +145,60 @@ def _parse_date(value: Optional[str]) -> Optional[datetime.datetime]:
     return parsed
 
 
+def _unquote_cookie(value: str) -> str:
+    """Undo ``http.cookies`` quoting: ``"a\\"b\\073c"`` becomes ``a"b;c``."""
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    return _COOKIE_ESCAPE_RE.sub(
+        lambda m: chr(int(m.group(1), 8)) if m.group(1) else m.group(2), value[1:-1]
+    )
+
+
+def _parse_cookie_header(raw: str, into: dict[str, str]) -> None:
+    """Parse a ``Cookie`` header leniently, as browsers send it.
+
+    Unlike ``SimpleCookie.load`` (which drops every cookie after an unquoted
+    space or a JSON value, and eats names like ``path``), each ``name=value``
+    pair stands alone: a malformed pair is skipped, never its neighbours. A
+    ``;`` inside a quoted value does not split it. The last duplicate wins.
+    """
+    pos, end = 0, len(raw)
+    while pos < end:
+        eq = raw.find("=", pos)
+        semi = raw.find(";", pos)
+        if eq < 0 or 0 <= semi < eq:  # a pair without '=': skip it
+            pos = end if semi < 0 else semi + 1
+            continue
+        name = raw[pos:eq].strip()
+        start = eq + 1
+        while start < end and raw[start] == " ":
+            start += 1
+        if start < end and raw[start] == '"':
+            close = _closing_quote(raw, start)
+            stop = raw.find(";", close + 1) if close > 0 else semi
+        else:
+            stop = raw.find(";", start)
+        if stop < 0:
+            stop = end
+        if name:
+            into[name] = _unquote_cookie(raw[start:stop].strip())
+        pos = stop + 1
+
+
+def _closing_quote(raw: str, start: int) -> int:
+    """Index of the quote closing the one at ``start`` (skipping ``\\x``), or -1."""
+    i = start + 1
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i
+        i += 1
+    return -1
+
+
 def _content_type_parts(raw: Optional[str]) -> tuple[str, dict[str, str]]:
     if not raw:
         return "application/octet-stream", {}
@@ -108,7 +211,7 @@ def _content_type_parts(raw: Optional[str]) -> tuple[str, dict[str, str]]:
     return ctype.strip().lower(), params
 
 
-class BaseRequest(MutableMapping[str, Any]):
+class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
     """A request as the low-level server sees it: no routing, no application."""
 
     __slots__ = (
@@ -130,6 +233,8 @@ class BaseRequest(MutableMapping[str, Any]):
         "_scheme",
         "_remote",
         "_path",
+        "_ctype",
+        "_cache",
         "_response_started",
         "__weakref__",
     )
@@ -143,7 +248,7 @@ class BaseRequest(MutableMapping[str, Any]):
         loop: Optional[asyncio.AbstractEventLoop] = None,
         *,
         client_max_size: int = 1024**2,
-        state: Optional[dict[str, Any]] = None,
+        state: Optional[dict[Any, Any]] = None,
         scheme: Optional[str] = None,
         host: Optional[str] = None,
         remote: Optional[str] = None,
@@ -166,6 +271,8 @@ class BaseRequest(MutableMapping[str, Any]):
         self._scheme = scheme
         self._remote = remote
         self._path: Optional[str] = None
+        self._ctype: Optional[tuple[str, dict[str, str]]] = None
+        self._cache: Optional[dict[str, Any]] = None
         self._response_started = False
 
     def clone(
@@ -231,21 +338,43 @@ class BaseRequest(MutableMapping[str, Any]):
     async def _prepare_hook(self, response: StreamResponse) -> None:
         """Run before a response's head is built (signals live on ``Request``)."""
 
+    def _cached(self, key: str, compute: Callable[[], _T]) -> _T:
+        """``compute()`` once per request; for attributes too rare to earn a slot."""
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        elif key in cache:
+            return cache[key]  # type: ignore[no-any-return]
+        value = cache[key] = compute()
+        return value
+
     # -- MutableMapping storage --
 
-    def __getitem__(self, key: str) -> Any:
+    @overload
+    def __getitem__(self, key: RequestKey[_T]) -> _T: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
+    def __getitem__(self, key: Union[str, RequestKey[Any]]) -> Any:
         return self._state[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    @overload
+    def __setitem__(self, key: RequestKey[_T], value: _T) -> None: ...
+
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+    def __setitem__(self, key: Union[str, RequestKey[Any]], value: Any) -> None:
         self._state[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: Union[str, RequestKey[Any]]) -> None:
         del self._state[key]
 
     def __len__(self) -> int:
         return len(self._state)
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[Union[str, RequestKey[Any]]]:
         return iter(self._state)
 
     def __eq__(self, other: object) -> bool:
@@ -378,8 +507,11 @@ class BaseRequest(MutableMapping[str, Any]):
         """The absolute URL: scheme and host joined with ``rel_url``."""
         url = self._url
         if url is None:
-            url = URL.build(scheme=self.scheme, authority=self.host).join(self.rel_url)
-            self._url = url
+            try:
+                base = URL.build(scheme=self.scheme, authority=self.host)
+            except ValueError:
+                raise HTTPBadRequest(text=f"Invalid Host header {self.host!r}") from None
+            url = self._url = base.join(self.rel_url)
         return url
 
     # -- headers --
@@ -449,7 +581,13 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def forwarded(self) -> tuple[Mapping[str, str], ...]:
-        """RFC 7239 ``Forwarded`` elements, one read-only mapping per hop."""
+        """RFC 7239 ``Forwarded`` elements, one read-only mapping per hop.
+
+        Malformed pairs are skipped. Parsed on first access, then cached.
+        """
+        return self._cached("forwarded", self._parse_forwarded)
+
+    def _parse_forwarded(self) -> tuple[Mapping[str, str], ...]:
         elements: list[Mapping[str, str]] = []
         for field in self.headers.getall(hdrs.FORWARDED, ()):
             for element in field.split(","):
@@ -472,31 +610,30 @@ class BaseRequest(MutableMapping[str, Any]):
         if cookies is None:
             parsed: dict[str, str] = {}
             for raw in self.headers.getall(hdrs.COOKIE, ()):
-                jar: SimpleCookie = SimpleCookie()
-                try:
-                    jar.load(raw)
-                except CookieError:
-                    for part in raw.split(";"):
-                        name, sep, value = part.strip().partition("=")
-                        if sep and name:
-                            parsed.setdefault(name, value.strip('"'))
-                    continue
-                for name, morsel in jar.items():
-                    parsed[name] = morsel.value
+                _parse_cookie_header(raw, parsed)
             cookies = self._cookies = MappingProxyType(parsed)
         return cookies
 
     # -- entity headers --
 
+    def _content_type(self) -> tuple[str, dict[str, str]]:
+        parts = self._ctype
+        if parts is None:
+            parts = self._ctype = _content_type_parts(self.headers.get(hdrs.CONTENT_TYPE))
+        return parts
+
     @property
     def content_type(self) -> str:
-        """The media type of the body, without parameters."""
-        return _content_type_parts(self.headers.get(hdrs.CONTENT_TYPE))[0]
+        """The media type of the body, lower-cased, without parameters.
+
+        ``application/octet-stream`` when there is no Content-Type header.
+        """
+        return self._content_type()[0]
 
     @property
     def charset(self) -> Optional[str]:
         """The ``charset`` parameter of Content-Type, or None."""
-        return _content_type_parts(self.headers.get(hdrs.CONTENT_TYPE))[1].get("charset")
+        return self._content_type()[1].get("charset")
 
     @property
     def content_length(self) -> Optional[int]:
@@ -506,27 +643,27 @@ class BaseRequest(MutableMapping[str, Any]):
     @property
     def if_modified_since(self) -> Optional[datetime.datetime]:
         """If-Modified-Since as an aware datetime, or None."""
-        return _parse_date(self.headers.get(hdrs.IF_MODIFIED_SINCE))
+        return self._cached("if_modified_since", lambda: _parse_date(self.headers.get(hdrs.IF_MODIFIED_SINCE)))
 
     @property
     def if_unmodified_since(self) -> Optional[datetime.datetime]:
         """If-Unmodified-Since as an aware datetime, or None."""
-        return _parse_date(self.headers.get(hdrs.IF_UNMODIFIED_SINCE))
+        return self._cached("if_unmodified_since", lambda: _parse_date(self.headers.get(hdrs.IF_UNMODIFIED_SINCE)))
 
     @property
     def if_range(self) -> Optional[datetime.datetime]:
         """If-Range as an aware datetime, or None (an ETag there gives None)."""
-        return _parse_date(self.headers.get(hdrs.IF_RANGE))
+        return self._cached("if_range", lambda: _parse_date(self.headers.get(hdrs.IF_RANGE)))
 
     @property
     def if_match(self) -> Optional[tuple[ETag, ...]]:
         """If-Match entity tags, or None if the header is absent."""
-        return _parse_etags(self.headers.get(hdrs.IF_MATCH))
+        return self._cached("if_match", lambda: _parse_etags(self.headers.get(hdrs.IF_MATCH)))
 
     @property
     def if_none_match(self) -> Optional[tuple[ETag, ...]]:
         """If-None-Match entity tags, or None if the header is absent."""
-        return _parse_etags(self.headers.get(hdrs.IF_NONE_MATCH))
+        return self._cached("if_none_match", lambda: _parse_etags(self.headers.get(hdrs.IF_NONE_MATCH)))
 
     @property
     def http_range(self) -> slice:
@@ -602,53 +739,73 @@ class BaseRequest(MutableMapping[str, Any]):
         return self._read_bytes
 
     async def text(self) -> str:
-        """The body decoded with its charset (utf-8 by default)."""
+        """The body decoded with its charset (utf-8 by default).
+
+        Raises ``HTTPUnsupportedMediaType`` (415) for a charset Python does
+        not know and ``HTTPBadRequest`` (400) for bytes invalid in it.
+        """
         body = await self.read()
+        return self._decode(body)
+
+    def _decode(self, body: bytes) -> str:
         encoding = self.charset or "utf-8"
         try:
             return body.decode(encoding)
         except LookupError:
-            raise HTTPBadRequest(text=f"Unknown charset {encoding!r}") from None
-        except UnicodeDecodeError:
-            raise HTTPBadRequest(text=f"Body is not valid {encoding}") from None
+            raise HTTPUnsupportedMediaType(text=f"Unknown charset {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            raise HTTPBadRequest(
+                text=f"Request body is not valid {encoding}: {exc.reason} at byte {exc.start}"
+            ) from None
 
     async def json(
         self, *, loads: JSONDecoder = DEFAULT_JSON_DECODER, content_type: Optional[str] = None
     ) -> Any:
-        """The body parsed as JSON with ``loads``; malformed JSON raises ``ValueError``."""
-        body = await self.text()
+        """The body parsed as JSON with ``loads``.
+
+        Malformed JSON raises ``InvalidJSONBody``: a 400 if uncaught, and a
+        ``json.JSONDecodeError`` (a ``ValueError``) to ``except`` clauses.
+        With ``content_type``, a body of another media type is refused (400)
+        before it is read.
+        """
         if content_type is not None and self.content_type != content_type:
             raise HTTPBadRequest(
                 text=f"Attempt to decode JSON with unexpected mimetype: {self.content_type}"
             )
-        return loads(body)
+        body = await self.text()
+        try:
+            return loads(body)
+        except json.JSONDecodeError as exc:
+            raise InvalidJSONBody(exc) from exc
+
+    async def multipart(self) -> MultipartReader:
+        """A streaming reader over a ``multipart/*`` body (parts read one by one)."""
+        from .multipart import MultipartReader
+
+        return MultipartReader(self.headers, self.content)
 
     async def post(self) -> MultiDictProxy[Any]:
-        """Form fields of an ``application/x-www-form-urlencoded`` body.
+        """Form fields of an ``application/x-www-form-urlencoded`` body, cached.
 
-        Other content types give an empty mapping; ``multipart/form-data`` is
-        handled by the multipart module when present.
+        ``multipart/form-data`` is read by ``aioweb.multipart.read_form``
+        (uploads become ``FileField``). Other content types, and methods
+        without a body, give an empty mapping. The size limit and charset
+        errors are those of ``read()`` and ``text()``.
         """
         if self._post is not None:
             return self._post
-        if self.method not in ("POST", "PUT", "PATCH", "DELETE") or self.content_type not in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
+        ctype = self.content_type
+        if self.method not in _POST_METHODS or ctype not in _FORM_TYPES:
             self._post = MultiDictProxy(MultiDict())
             return self._post
-        if self.content_type == "multipart/form-data":
+        if ctype == "multipart/form-data":
             from . import multipart
 
             self._post = await multipart.read_form(self)
             return self._post
-        body = await self.read()
-        charset = self.charset or "utf-8"
-        try:
-            text = body.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            raise HTTPBadRequest(text="Form body is not valid for its charset") from None
-        self._post = MultiDictProxy(MultiDict(parse_qsl(text, keep_blank_values=True)))
+        text = self._decode(await self.read())
+        fields = parse_qsl(text, keep_blank_values=True, encoding=self.charset or "utf-8")
+        self._post = MultiDictProxy(MultiDict(fields))
         return self._post
 
 

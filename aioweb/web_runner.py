@@ -243,11 +243,21 @@ class BaseRunner(abc.ABC):
         """Run the shutdown hooks (``on_shutdown`` for an application)."""
 
     async def cleanup(self) -> None:
-        """Stop every site, shut down gracefully, run cleanup hooks."""
+        """Stop every site, shut down gracefully, run cleanup hooks.
+
+        Order (the seed's Graceful shutdown): stop accepting; ``on_shutdown``;
+        in-flight requests finish for up to ``shutdown_timeout`` seconds while
+        idle connections close; what is left is aborted; the listening
+        servers are awaited (on Python 3.12+ ``wait_closed()`` waits for every
+        connection, so it must come after they are closed); ``on_cleanup``.
+        """
         servers = [site._server for site in self._sites if site._server is not None]
         for site in list(self._sites):
             await site.stop()
         if self._server is not None:
+            # Let connections accepted just before the sites stopped read
+            # their first request, so it counts as in flight.
+            await asyncio.sleep(0)
             await self.shutdown()
             await self._server.shutdown(self._shutdown_timeout)
         for server in servers:

@@ -30,6 +30,21 @@ __all__ = ("Server",)
 _RequestFactory = Callable[..., BaseRequest]
 
 
+def _still_open(proto: RequestHandler) -> bool:
+    """True while a connection has work left: a request, or output to flush.
+
+    A closed idle transport with nothing buffered counts as gone even before
+    its ``connection_lost`` runs: a KeyboardInterrupt (the seed stops its
+    loop with Ctrl+C) can swallow that callback.
+    """
+    if not proto.idle:
+        return True
+    transport = proto.transport
+    return transport is not None and (
+        not transport.is_closing() or transport.get_write_buffer_size() > 0
+    )
+
+
 class Server:
     """Protocol factory for ``loop.create_server`` plus graceful shutdown.
 
@@ -122,6 +137,9 @@ class Server:
             response.force_close()
         except asyncio.CancelledError:
             raise
+        except ConnectionError:
+            # The client went away mid-request: nobody to answer, nothing to log.
+            return False
         except Exception as exc:
             if proto.transport is None:
                 return False
@@ -130,7 +148,13 @@ class Server:
             # A streamed response already sent its head; nothing else can follow.
             proto.force_close()
             return False
-        if self._shutting_down:
+        if not payload.is_eof():
+            # The body was not read to its end: the connection closes after
+            # this response, and the response says so.
+            response.force_close()
+        elif self._shutting_down and not proto._queue:
+            # Requests already queued on this connection (pipelined before
+            # shutdown) are still answered; the last response closes it.
             response.force_close()
         try:
             await response._finish(request)
@@ -151,21 +175,36 @@ class Server:
         )
 
     def pre_shutdown(self) -> None:
-        """Stop taking requests: idle connections close, busy ones after their response."""
+        """Stop taking requests: idle connections close now, busy ones once answered.
+
+        A busy connection answers the requests it already holds, the last
+        one with ``Connection: close``.
+        """
         self._shutting_down = True
         for proto in list(self._connections):
-            proto.close_when_idle()
+            if proto.idle:
+                proto.close()
 
     async def shutdown(self, timeout: Optional[float] = None) -> None:
-        """Let in-flight requests finish for up to ``timeout`` s, then close the rest."""
+        """Let in-flight requests finish for up to ``timeout`` s, then close the rest.
+
+        Idle connections are closed gracefully (buffered output is flushed)
+        as soon as they become idle; a request that was fully received keeps
+        its connection until its response is sent. When ``timeout`` expires
+        every remaining connection is aborted. ``None`` waits without limit.
+        Polls every 10 ms: shutdown is rare and the poll keeps the
+        per-request path free of shutdown bookkeeping.
+        """
         self.pre_shutdown()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while self._connections:
-            busy = [p for p in self._connections if not p.idle]
-            for proto in [p for p in self._connections if p.idle]:
-                proto.close()
-            if not busy or (deadline is not None and loop.time() >= deadline):
+        while True:
+            for proto in list(self._connections):
+                if proto.idle:
+                    proto.close()
+            if not any(map(_still_open, self._connections)):
+                break
+            if deadline is not None and loop.time() >= deadline:
                 break
             await asyncio.sleep(0.01)
         for proto in list(self._connections):

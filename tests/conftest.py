@@ -51,8 +51,11 @@ class RawConnection:
 
 
 @pytest.fixture
-def raw_connect():
-    """Factory: ``conn = await raw_connect(port)``; closed at teardown."""
+async def raw_connect():
+    """Factory: ``conn = await raw_connect(port)``; closed at teardown.
+
+    An async fixture, so teardown runs while the test's loop is still open.
+    """
     conns: list[RawConnection] = []
 
     async def connect(port: int) -> RawConnection:
@@ -64,3 +67,7 @@ def raw_connect():
     yield connect
     for conn in conns:
         conn.close()
+        try:
+            await asyncio.wait_for(conn.writer.wait_closed(), 5)
+        except (OSError, asyncio.TimeoutError):
+            pass

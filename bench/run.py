@@ -1,0 +1,648 @@
+"""Benchmark aioweb against aiohttp and a raw httptools ceiling with wrk.
+
+One command::
+
+    /work/venv/bin/python bench/run.py --rounds 3 --duration 10
+    /work/venv/bin/python bench/run.py --quick                # 1 round, 3 s: smoke run
+    /work/venv/bin/python bench/run.py --routes-scaling       # /user/123 with 10 vs 1,000 routes
+    /work/venv/bin/python bench/run.py --servers aioweb-uvloop,ceiling --scenarios get,json
+
+For every round, scenario and server (servers interleaved, their order rotated
+each round) it starts a fresh server pinned to CPU 0, waits until it answers
+the scenario's request correctly, runs a short unmeasured wrk warm-up and then
+``taskset -c 1 wrk -t1 -c64 -d<duration>s --latency``, parses requests/s, p99
+latency, non-2xx responses and socket errors, checks the server still lives
+and answers, and stops it by its PID. Medians go to stdout and are appended to
+bench/RESULTS.md with the date, commit, machine and command. Traffic goes to
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+PY = sys.executable
+HOST = "127.0.0.1"  # the only address traffic is ever sent to
+LUA = BENCH / "post_echo.lua"
+RESULTS = BENCH / "RESULTS.md"
+
+
+# ---------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    label: str
+    argv: Callable[[int, int], list[str]]  # (port, filler routes) -> command
+
+
+def _app(framework: str, loop: str) -> Callable[[int, int], list[str]]:
+    def argv(port: int, routes: int) -> list[str]:
+        return [
+            PY,
+            str(BENCH / "app.py"),
+            "--framework",
+            framework,
+            "--loop",
+            loop,
+            "--port",
+            str(port),
+            "--routes",
+            str(routes),
+        ]
+
+    return argv
+
+
+SERVERS = {
+    s.name: s
+    for s in (
+        Server("aioweb-uvloop", "aioweb+uvloop", _app("aioweb", "uvloop")),
+        Server("aioweb-asyncio", "aioweb (asyncio)", _app("aioweb", "asyncio")),
+        Server("aiohttp-asyncio", "aiohttp (asyncio)", _app("aiohttp", "asyncio")),
+        Server("aiohttp-uvloop", "aiohttp+uvloop", _app("aiohttp", "uvloop")),
+        Server(
+            "ceiling",
+            "ceiling",
+            lambda port, routes: [PY, str(BENCH / "ceiling.py"), "--port", str(port)],
+        ),
+    )
+}
+DEFAULT_SERVERS = [
+    "aioweb-uvloop",
+    "aioweb-asyncio",
+    "aiohttp-asyncio",
+    "aiohttp-uvloop",
+    "ceiling",
+]
+SCALING_SERVERS = ["aioweb-uvloop", "aioweb-asyncio", "aiohttp-uvloop"]
+# (numerator, denominator) pairs shown as ratio columns when both were run
+RATIOS = [
+    ("aioweb-uvloop", "aiohttp-uvloop"),
+    ("aioweb-asyncio", "aiohttp-asyncio"),
+    ("aioweb-uvloop", "ceiling"),
+    ("aioweb-asyncio", "ceiling"),
+]
+
+
+# -------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    path: str
+    body_size: Optional[int] = None  # POST /echo body size; None for GET
+
+    def check(self, port: int) -> None:
+        """One request with an independent client; raise if the answer is wrong."""
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            if self.body_size is None:
+                conn.request("GET", self.path)
+            else:
+                body = bytes(i % 251 for i in range(self.body_size))
+                conn.request("POST", self.path, body, {"Content-Type": "application/octet-stream"})
+            resp = conn.getresponse()
+            got = resp.read()
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise CheckError(f"HTTP {resp.status}: {got[:200]!r}")
+        if self.name == "get" and got != b"Hello, world":
+            raise CheckError(f"unexpected body {got[:200]!r}")
+        if self.name == "json" and json.loads(got) != {"message": "Hello, world"}:
+            raise CheckError(f"unexpected body {got[:200]!r}")
+        if self.name == "user" and b"123" not in got:
+            raise CheckError(f"unexpected body {got[:200]!r}")
+        if self.body_size is not None and got != body:
+            raise CheckError(f"echo mismatch: sent {len(body)} bytes, got {len(got)}")
+
+
+class CheckError(Exception):
+    pass
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("get", "GET /", "/"),
+        Scenario("json", "GET /json", "/json"),
+        Scenario("user", "GET /user/123", "/user/123"),
+        Scenario("post1k", "POST /echo 1 KiB", "/echo", 1024),
+        Scenario("post64k", "POST /echo 64 KiB", "/echo", 65536),
+    )
+}
+
+
+# -------------------------------------------------------------------- wrk
+
+
+@dataclass
+class WrkResult:
+    rps: Optional[float] = None
+    p50_ms: Optional[float] = None
+    p99_ms: Optional[float] = None
+    requests: int = 0
+    non2xx: int = 0
+    sock: dict[str, int] = field(default_factory=dict)  # connect/read/write/timeout
+    raw: str = ""
+
+    @property
+    def sock_total(self) -> int:
+        return sum(self.sock.values())
+
+
+_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def parse_wrk(out: str) -> WrkResult:
+    r = WrkResult(raw=out)
+    if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
+        r.rps = float(m.group(1))
+    for pct, attr in (("50", "p50_ms"), ("99", "p99_ms")):
+        if m := re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M):
+            setattr(r, attr, float(m.group(1)) * _UNIT_MS[m.group(2)])
+    if m := re.search(r"^\s*(\d+) requests in", out, re.M):
+        r.requests = int(m.group(1))
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        r.non2xx = int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        r.sock = dict(
+            zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)
+        )
+    return r
+
+
+def wrk_cmd(args: argparse.Namespace, sc: Scenario, port: int, duration: float) -> list[str]:
+    cmd = ["taskset", "-c", args.wrk_cpu, "wrk", "-t1", f"-c{args.connections}"]
+    cmd += [f"-d{duration:g}s", "--latency"]
+    if sc.body_size is not None:
+        cmd += ["-s", str(LUA)]
+    return cmd + [f"http://{HOST}:{port}{sc.path}"]
+
+
+def run_wrk(args: argparse.Namespace, sc: Scenario, port: int, duration: float) -> WrkResult:
+    env = dict(os.environ, BENCH_BODY_SIZE=str(sc.body_size or 0))
+    p = subprocess.run(
+        wrk_cmd(args, sc, port, duration),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    )
+    return parse_wrk(p.stdout + p.stderr)
+
+
+# ---------------------------------------------------------------- one run
+
+
+@dataclass
+class Run:
+    server: str
+    scenario: str
+    routes: int
+    round: int
+    wrk: Optional[WrkResult] = None
+    problems: list[str] = field(default_factory=list)  # start/check/crash failures
+    log: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        w = self.wrk
+        return bool(self.problems) or w is None or w.rps is None or bool(w.non2xx or w.sock_total)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(proc: subprocess.Popen, port: int, sc: Scenario, timeout: float) -> Optional[str]:
+    """Wait until the server answers ``sc`` correctly; return a problem or None.
+
+    Connection refused means "not listening yet" and is retried until
+    ``timeout``; a server that accepts but answers wrongly (or drops the
+    connection) gets three tries.
+    """
+    deadline = time.monotonic() + timeout
+    bad_answers = 0
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"server exited with code {proc.returncode} before answering"
+        try:
+            sc.check(port)
+            return None
+        except ConnectionRefusedError:
+            time.sleep(0.05)
+            continue
+        except (OSError, http.client.HTTPException, CheckError, ValueError) as exc:
+            bad_answers += 1
+            last = f"{type(exc).__name__}: {exc}"
+            if bad_answers >= 3:
+                return f"no correct answer: {last}"
+            time.sleep(0.2)
+    return f"not answering after {timeout:g}s ({last or 'connection refused'})"
+
+
+def stop(proc: subprocess.Popen) -> Optional[int]:
+    """Stop the server by its PID: SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    return proc.returncode
+
+
+def one_run(
+    args: argparse.Namespace, logdir: Path, rnd: int, server: Server, sc: Scenario, routes: int
+) -> Run:
+    run = Run(server.name, sc.name, routes, rnd)
+    port = free_port()
+    logpath = logdir / f"r{rnd}-{server.name}-{sc.name}-{routes}.log"
+    with open(logpath, "wb") as log:
+        proc = subprocess.Popen(
+            ["taskset", "-c", args.server_cpu, *server.argv(port, routes)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        try:
+            problem = wait_ready(proc, port, sc, timeout=20)
+            if problem:
+                run.problems.append(problem)
+            if proc.poll() is None:  # a live server is loaded even if its check failed
+                if args.warmup > 0:
+                    run_wrk(args, sc, port, args.warmup)
+                run.wrk = run_wrk(args, sc, port, args.duration)
+                if proc.poll() is not None:
+                    run.problems.append(f"server died under load (exit code {proc.returncode})")
+                elif not problem:
+                    after = wait_ready(proc, port, sc, timeout=5)
+                    if after:
+                        run.problems.append(f"after load: {after}")
+        finally:
+            code = stop(proc)
+            if code not in (0, None, -signal.SIGTERM) and not run.problems:
+                run.problems.append(f"server exit code {code} on SIGTERM")
+    run.log = logpath.read_text(errors="replace")
+    if "Traceback" in run.log and not run.problems:
+        run.problems.append("tracebacks in server log")
+    return run
+
+
+# ---------------------------------------------------------------- reports
+
+
+def med(xs: list[float]) -> Optional[float]:
+    return statistics.median(xs) if xs else None
+
+
+@dataclass
+class Cell:
+    runs: list[Run]
+
+    @property
+    def ok_runs(self) -> list[Run]:
+        """Runs that count for the medians: a result and no start/check/crash problem.
+
+        A round where the server never answered correctly (its 0 req/s) would
+        otherwise drag the median down; it is reported in the errors table.
+        """
+        return [r for r in self.runs if r.wrk and r.wrk.rps is not None and not r.problems]
+
+    @property
+    def rps(self) -> Optional[float]:
+        return med([r.wrk.rps for r in self.ok_runs if r.wrk and r.wrk.rps is not None])
+
+    @property
+    def p99(self) -> Optional[float]:
+        return med([r.wrk.p99_ms for r in self.ok_runs if r.wrk and r.wrk.p99_ms is not None])
+
+    @property
+    def flagged(self) -> bool:
+        return any(r.flagged for r in self.runs)
+
+    def errors(self) -> str:
+        non2xx = sum(r.wrk.non2xx for r in self.runs if r.wrk)
+        sock: dict[str, int] = {}
+        for r in self.runs:
+            for k, v in (r.wrk.sock if r.wrk else {}).items():
+                sock[k] = sock.get(k, 0) + v
+        parts = []
+        if non2xx:
+            parts.append(f"non-2xx {non2xx:,}")
+        parts += [f"{k} {v:,}" for k, v in sock.items() if v]
+        bad = sum(1 for r in self.runs if r.problems)
+        if bad:
+            parts.append(f"{bad}/{len(self.runs)} runs failed")
+        return ", ".join(parts)
+
+    def render(self) -> str:
+        if not self.rps:
+            s = "FAILED"
+        else:
+            s = f"{self.rps:,.0f} · p99 {fmt_ms(self.p99)}"
+        ok = len(self.ok_runs)
+        if ok < len(self.runs):
+            s += f" ({ok}/{len(self.runs)} rounds ok)"
+        return s + (" ⚠" if self.flagged else "")
+
+
+def fmt_ms(ms: Optional[float]) -> str:
+    if ms is None:
+        return "?"
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}" if a and b else "n/a"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def main_table(
+    cells: dict[tuple[str, str, int], Cell], servers: list[str], scenarios: list[str], routes: int
+) -> str:
+    pairs = [(a, b) for a, b in RATIOS if a in servers and b in servers]
+    header = ["scenario", *(SERVERS[s].label for s in servers)]
+    header += [f"{SERVERS[a].label} / {SERVERS[b].label}" for a, b in pairs]
+    rows = []
+    for sc in scenarios:
+        row = [SCENARIOS[sc].label]
+        row += [cells[(s, sc, routes)].render() for s in servers]
+        row += [ratio(cells[(a, sc, routes)].rps, cells[(b, sc, routes)].rps) for a, b in pairs]
+        rows.append(row)
+    return table(header, rows)
+
+
+def scaling_table(cells: dict[tuple[str, str, int], Cell], servers: list[str]) -> str:
+    header = ["server", "GET /user/123, 10 routes", "GET /user/123, 1,000 routes", "1,000 / 10"]
+    rows = []
+    for s in servers:
+        few, many = cells[(s, "user", 10)], cells[(s, "user", 1000)]
+        rows.append([SERVERS[s].label, few.render(), many.render(), ratio(many.rps, few.rps)])
+    return table(header, rows)
+
+
+def errors_section(cells: dict[tuple[str, str, int], Cell]) -> str:
+    rows = []
+    for (s, sc, routes), cell in cells.items():
+        if cell.flagged:
+            rows.append([SERVERS[s].label, SCENARIOS[sc].label, str(routes), cell.errors()])
+    if not rows:
+        return "Errors: none (no non-2xx responses, no socket errors, no crashes).\n"
+    out = [
+        "Errors (⚠ above; summed over rounds):\n",
+        table(["server", "scenario", "routes", "non-2xx / socket errors / failed runs"], rows),
+        "",
+    ]
+    # each distinct symptom once, with the first traceback from the server log
+    groups: dict[tuple[str, str, str], list[Run]] = {}
+    for cell in cells.values():
+        for r in cell.runs:
+            tb = first_traceback(r.log)
+            for p in r.problems:
+                groups.setdefault((r.server, p, tb), []).append(r)
+    for (server, problem, tb), runs in groups.items():
+        where = [sc.label for sc in SCENARIOS.values() if any(r.scenario == sc.name for r in runs)]
+        n_tb = sum(r.log.count("Traceback") for r in runs)
+        out.append(
+            f"- **{SERVERS[server].label}** ({len(runs)} run(s): {', '.join(where)}): {problem}"
+        )
+        if tb:
+            note = f"\n  ({n_tb:,} tracebacks in these runs' server logs)" if n_tb > 1 else ""
+            out.append("\n  ```\n" + indent(tb, "  ") + "\n  ```" + note)
+    return "\n".join(out) + "\n"
+
+
+def first_traceback(log: str, max_lines: int = 14) -> str:
+    i = log.find("Traceback")
+    if i < 0:
+        return ""
+    lines = log[i:].splitlines()
+    end = next(
+        (n + 1 for n, ln in enumerate(lines[1:], 1) if ln and not ln.startswith((" ", "\t"))),
+        len(lines),
+    )
+    tb = lines[:end]
+    if len(tb) > max_lines:
+        tb = tb[:3] + ["  ..."] + tb[-(max_lines - 4) :]
+    return "\n".join(tb)
+
+
+def indent(s: str, pre: str) -> str:
+    return "\n".join(pre + ln for ln in s.splitlines())
+
+
+def sh(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def machine_info() -> str:
+    cpu = "?"
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                cpu = ln.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for mod in ("aiohttp", "uvloop", "httptools"):
+        try:
+            versions.append(f"{mod} {__import__(mod).__version__}")
+        except ImportError:
+            versions.append(f"{mod} missing")
+    commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = sh(["git", "--no-optional-locks", "-C", str(REPO), "status", "--porcelain"])
+    changed = [ln for ln in dirty.splitlines() if not ln[3:].startswith("bench/")]
+    return (
+        f"- commit: `{commit}`"
+        + (f" (+ {len(changed)} uncommitted changes outside bench/)" if changed else "")
+        + f"\n- machine: {os.cpu_count()} CPUs (`nproc` {sh(['nproc'])}), {cpu}, "
+        f"{platform.system()} {platform.release()}\n"
+        f"- Python {platform.python_version()}, {', '.join(versions)}, "
+        f"{wrk_version()}\n"
+    )
+
+
+def wrk_version() -> str:
+    m = re.search(r"wrk \S+", sh(["wrk", "--version"]))
+    return m.group(0) if m else "wrk ?"
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+# ------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured wrk seconds first")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 3 s, no warm-up")
+    p.add_argument("--servers", help=f"comma list of {', '.join(SERVERS)}")
+    p.add_argument("--scenarios", help=f"comma list of {', '.join(SCENARIOS)}")
+    p.add_argument(
+        "--routes-scaling", action="store_true", help="GET /user/123, 10 vs 1,000 routes"
+    )
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--server-cpu", default="0")
+    p.add_argument("--wrk-cpu", default="1")
+    p.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
+    args = p.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 3.0, 0.0
+
+    def pick(value: Optional[str], known: dict, default: list[str]) -> list[str]:
+        names = value.split(",") if value else default
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            p.error(f"unknown {unknown}; choose from {', '.join(known)}")
+        return names
+
+    args.server_names = pick(
+        args.servers, SERVERS, SCALING_SERVERS if args.routes_scaling else DEFAULT_SERVERS
+    )
+    args.scenario_names = (
+        ["user"] if args.routes_scaling else pick(args.scenarios, SCENARIOS, list(SCENARIOS))
+    )
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    for tool in ("wrk", "taskset"):
+        if not sh(["which", tool]):
+            sys.exit(f"{tool} not found (apt-get install -y wrk util-linux)")
+    command = " ".join(shlex.quote(a) for a in [PY, *sys.argv])
+    routes_list = [10, 1000] if args.routes_scaling else [1000]
+    logdir = Path(tempfile.mkdtemp(prefix="aioweb-bench-"))
+    started = dt.datetime.now().astimezone()
+    load_before = loadavg()
+    cells: dict[tuple[str, str, int], Cell] = {
+        (s, sc, n): Cell([])
+        for s in args.server_names
+        for sc in args.scenario_names
+        for n in routes_list
+    }
+    combos = [(s, n) for s in args.server_names for n in routes_list]
+    total = args.rounds * len(args.scenario_names) * len(combos)
+    print(f"{total} runs of {args.duration:g}s; server logs and runs.json in {logdir}", flush=True)
+    done = 0
+    for rnd in range(1, args.rounds + 1):
+        shift = (rnd - 1) % len(combos)  # rotate so no server always goes first
+        order = combos[shift:] + combos[:shift]
+        for sc in args.scenario_names:
+            for s, n in order:
+                done += 1
+                run = one_run(args, logdir, rnd, SERVERS[s], SCENARIOS[sc], n)
+                cells[(s, sc, n)].runs.append(run)
+                w = run.wrk
+                desc = (
+                    f"{w.rps:,.0f} req/s p99 {fmt_ms(w.p99_ms)}"
+                    if w and w.rps is not None
+                    else "no result"
+                )
+                if w and (w.non2xx or w.sock_total):
+                    desc += f" non-2xx {w.non2xx} socket {w.sock}"
+                if run.problems:
+                    desc += " PROBLEM: " + "; ".join(run.problems)
+                label = SERVERS[s].label + (f" [{n} routes]" if args.routes_scaling else "")
+                print(
+                    f"[{done}/{total}] round {rnd} {SCENARIOS[sc].label:<18} {label:<28} {desc}",
+                    flush=True,
+                )
+
+    finished = dt.datetime.now().astimezone()
+    raw = [
+        {
+            "server": r.server,
+            "scenario": r.scenario,
+            "routes": r.routes,
+            "round": r.round,
+            "problems": r.problems,
+            **({k: v for k, v in vars(r.wrk).items() if k != "raw"} if r.wrk else {}),
+        }
+        for c in cells.values()
+        for r in c.runs
+    ]
+    (logdir / "runs.json").write_text(json.dumps(raw, indent=1))
+    if args.routes_scaling:
+        title = "Routes scaling: GET /user/123 behind 10 vs 1,000 other routes"
+        body = scaling_table(cells, args.server_names)
+    else:
+        title = "Throughput and latency" + (" (--quick smoke run)" if args.quick else "")
+        body = main_table(cells, args.server_names, args.scenario_names, 1000)
+    report = (
+        f"## {started:%Y-%m-%d %H:%M %Z}: {title}\n\n"
+        f"`{command}`\n\n"
+        + machine_info()
+        + f"- {args.rounds} round(s) × {args.duration:g} s per cell (+{args.warmup:g} s warm-up), "
+        f"wrk -t1 -c{args.connections} on CPU {args.wrk_cpu}, server on CPU {args.server_cpu}; "
+        f"load average {load_before} before, {loadavg()} after; "
+        f"took {(finished - started).total_seconds() / 60:.1f} min\n\n"
+        f"Cells: median req/s · median p99 latency over the rounds that ran cleanly; ⚠ = a round had errors.\n\n"
+        + body
+        + "\n\n"
+        + errors_section(cells)
+    )
+    print("\n" + report)
+    if not args.no_save:
+        new = not RESULTS.exists()
+        with open(RESULTS, "a") as f:
+            if new:
+                f.write(
+                    "# Benchmark results\n\nAppended by `bench/run.py`; see bench/README.md.\n\n"
+                )
+            f.write(report + "\n")
+        print(f"appended to {RESULTS}")
+    return 1 if any(c.flagged for c in cells.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
