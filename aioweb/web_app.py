@@ -485,7 +485,10 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
 
     async def _handle(self, request: Request) -> StreamResponse:
         """Resolve, run the expect handler if asked, then the middleware chain."""
-        match_info = await self._router.resolve(request)
+        router = self._router
+        match_info = router.resolve_nowait(request) if type(router) is UrlDispatcher else None
+        if match_info is None:
+            match_info = await router.resolve(request)
         match_info.add_app(self)
         match_info.freeze()
         request._match_info = match_info

@@ -236,6 +236,7 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         "_ctype",
         "_cache",
         "_response_started",
+        "_match_info",
         "__weakref__",
     )
 
@@ -274,6 +275,7 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         self._ctype: Optional[tuple[str, dict[str, str]]] = None
         self._cache: Optional[dict[str, Any]] = None
         self._response_started = False
+        self._match_info: Optional[UrlMappingMatchInfo] = None
 
     def clone(
         self,
@@ -334,6 +336,10 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
             self._loop,
             state=self._state.copy(),
         )
+
+    def _has_prepare_hooks(self) -> bool:
+        """True if ``_prepare_hook`` has anything to run (checked per response)."""
+        return False
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         """Run before a response's head is built (signals live on ``Request``)."""
@@ -812,11 +818,7 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
 class Request(BaseRequest):
     """A routed request: adds ``match_info``, ``app`` and ``config_dict``."""
 
-    __slots__ = ("_match_info",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._match_info: Optional[UrlMappingMatchInfo] = None
+    __slots__ = ()
 
     def _clone_with(self, message: RawRequestMessage) -> BaseRequest:
         new = super()._clone_with(message)
@@ -845,6 +847,15 @@ class Request(BaseRequest):
         match_info = self._match_info
         assert match_info is not None
         return ChainMapProxy(list(reversed(match_info.apps)))
+
+    def _has_prepare_hooks(self) -> bool:
+        match_info = self._match_info
+        if match_info is None:
+            return False
+        for app in match_info._apps:
+            if app._on_response_prepare:
+                return True
+        return False
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         match_info = self._match_info

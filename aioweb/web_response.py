@@ -594,57 +594,79 @@ class StreamResponse:
             raise RuntimeError("Response has already been prepared for another request")
         await self.write_eof()
 
-    def _body_allowed(self, request: BaseRequest) -> bool:
-        return self._status not in _NO_BODY_STATUSES and self._status >= 200
-
     def _build_head(self, request: BaseRequest, writer: StreamWriter) -> bytes:
-        """Serialise status line and headers; decide framing and keep-alive."""
-        version = request.version
-        minor = 1 if version >= (1, 1) else 0
+        """Serialise status line and headers; decide framing and keep-alive.
+
+        Sets ``writer.chunked``/``writer.suppress_body`` and ``keep_alive``.
+        Headers the server adds itself (Content-Length, Transfer-Encoding,
+        Connection, Date, Server) are stored unchecked: they are constants or
+        numbers, and the CR/LF check costs ~0.3 us each.
+        """
+        message = request._message
+        minor = message.version[1]
         headers = self._headers
         keep_alive = self._keep_alive
         if keep_alive is None:
-            keep_alive = request.keep_alive
+            keep_alive = not message.should_close
         if self._cookies:
-            for name, morsel in self._cookies.items():
-                value = morsel.OutputString()
-                if self._partitioned and name in self._partitioned:
-                    value += "; Partitioned"
-                headers.add(hdrs.SET_COOKIE, value)
-        if not self._body_allowed(request):
+            self._add_cookie_headers(headers)
+        status = self._status
+        if status in _NO_BODY_STATUSES or status < 200:
             headers.popall(hdrs.CONTENT_LENGTH, None)
             headers.popall(hdrs.TRANSFER_ENCODING, None)
             writer.suppress_body = True
         else:
-            if request.method == "HEAD":
+            if message.method == "HEAD":
                 writer.suppress_body = True
-            if self._chunked or (
+            size = None if self._chunked else self._body_size()
+            if size is not None:
+                _set_unchecked(headers, hdrs.CONTENT_LENGTH, str(size))
+            elif self._chunked or (
                 hdrs.CONTENT_LENGTH not in headers and not self._fixed_length()
             ):
                 if minor:
+                    if not writer.suppress_body:
+                        writer.chunked = True
                     _set_unchecked(headers, hdrs.TRANSFER_ENCODING, "chunked")
                     headers.popall(hdrs.CONTENT_LENGTH, None)
-                    writer.enable_chunking()
                 else:
                     keep_alive = False
             if hdrs.CONTENT_TYPE not in headers:
                 _set_unchecked(headers, hdrs.CONTENT_TYPE, "application/octet-stream")
-        if writer.suppress_body and writer.chunked:
-            writer.chunked = False
         if not keep_alive:
             _set_unchecked(headers, hdrs.CONNECTION, "close")
-        elif minor == 0:
+        elif not minor:
             _set_unchecked(headers, hdrs.CONNECTION, "keep-alive")
         self._keep_alive = keep_alive
-        # Values the server makes itself skip the CR/LF check (~0.3 us each).
         if hdrs.DATE not in headers:
             _set_unchecked(headers, hdrs.DATE, date_value())
         if hdrs.SERVER not in headers:
             _set_unchecked(headers, hdrs.SERVER, SERVER_SOFTWARE)
-        lines = [status_line(minor, self._status, self._reason)]
-        lines += [f"{k}: {v}\r\n" for k, v in headers.items()]
-        lines.append("\r\n")
-        return "".join(lines).encode("utf-8")
+        # One f-string per header and one join: measured faster than
+        # building bytes piecewise.
+        text = status_line(minor, status, self._reason) + "".join(
+            [f"{k}: {v}\r\n" for k, v in headers.items()]
+        )
+        return (text + "\r\n").encode("utf-8")
+
+    def _add_cookie_headers(self, headers: Headers) -> None:
+        assert self._cookies is not None
+        for name, morsel in self._cookies.items():
+            value = morsel.OutputString()
+            if self._partitioned and name in self._partitioned:
+                value += "; Partitioned"
+            headers.add(hdrs.SET_COOKIE, value)
+
+    def _body_size(self) -> Optional[int]:
+        """The body length when known before sending (None: streamed)."""
+        return None
+
+    def _send_simple(self, request: BaseRequest) -> bool:
+        """Send the whole response now, synchronously, if it can be; else False.
+
+        Only a ``Response`` can (see there); streams go through ``prepare()``.
+        """
+        return False
 
     def _fixed_length(self) -> bool:
         return False
@@ -858,11 +880,37 @@ class Response(StreamResponse):
     def _send_head_early(self) -> bool:
         return False
 
-    def _build_head(self, request: BaseRequest, writer: StreamWriter) -> bytes:
-        if not self._chunked and self._body_allowed(request):
-            length = 0 if self._body is None else len(self._body)
-            _set_unchecked(self._headers, hdrs.CONTENT_LENGTH, str(length))
-        return super()._build_head(request, writer)
+    def _body_size(self) -> Optional[int]:
+        return 0 if self._body is None else len(self._body)
+
+    def _send_simple(self, request: BaseRequest) -> bool:
+        """Send head and body in one write without ``prepare()``'s machinery.
+
+        Taken by the server for a response the handler returned unprepared,
+        when nothing needs the slow path: no ``on_response_prepare`` hook,
+        no compression, no TCP mode change, no chunking. Saves about a third
+        of the per-request cost of a small response (bench/micro.py).
+        """
+        if (
+            self._writer is not None
+            or self._eof_sent
+            or self._chunked
+            or self._compression
+            or self._tcp_cork is not None
+            or self._tcp_nodelay is not None
+            or request._has_prepare_hooks()
+        ):
+            return False
+        self._req = request
+        request._response_started = True
+        writer = self._writer = StreamWriter(request._protocol)
+        head = self._build_head(request, writer)
+        body = self._body
+        data = head + body if body and not writer.suppress_body else head
+        self._eof_sent = True
+        self._body_length = len(data)
+        request._protocol.write(data)
+        return True
 
     async def write_eof(self, data: bytes = b"") -> None:
         """Send head and body in one write."""

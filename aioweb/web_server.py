@@ -144,6 +144,30 @@ class Server:
             if proto.transport is None:
                 return False
             response = self._internal_error(request, exc)
+        if not self._ready_to_send(proto, request, response, payload):
+            return False
+        try:
+            # A plain Response leaves in one synchronous write; anything else
+            # (streams, files, prepare hooks) takes the general path.
+            if response._send_simple(request):
+                if proto._writing_paused:
+                    await proto.drain()
+            else:
+                await response._finish(request)
+        except (ConnectionError, RuntimeError):
+            return False
+        if access is not None:
+            access.log(request, response, asyncio.get_running_loop().time() - started)
+        return bool(response.keep_alive)
+
+    def _ready_to_send(
+        self,
+        proto: RequestHandler,
+        request: BaseRequest,
+        response: StreamResponse,
+        payload: StreamReader,
+    ) -> bool:
+        """Settle keep-alive before sending; False if nothing more may be sent."""
         if request._response_started and not response.prepared:
             # A streamed response already sent its head; nothing else can follow.
             proto.force_close()
@@ -156,13 +180,7 @@ class Server:
             # Requests already queued on this connection (pipelined before
             # shutdown) are still answered; the last response closes it.
             response.force_close()
-        try:
-            await response._finish(request)
-        except (ConnectionError, RuntimeError):
-            return False
-        if access is not None:
-            access.log(request, response, asyncio.get_running_loop().time() - started)
-        return bool(response.keep_alive)
+        return True
 
     def _internal_error(self, request: BaseRequest, exc: BaseException) -> Response:
         self.logger.error("Error handling request %s %s", request.method, request.path, exc_info=exc)

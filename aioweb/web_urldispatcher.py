@@ -228,6 +228,9 @@ class MatchedSubAppResource(AbstractResource):
         return f"<MatchedSubAppResource -> {self._app!r}>"
 
 
+_NO_METHODS: set[str] = set()  # shared, never mutated: "no match, nothing allowed"
+
+
 def _rank(resource: AbstractResource) -> int:
     return resource._order
 
@@ -309,6 +312,9 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
 
         405 carries every method allowed on the path by any matching resource.
         """
+        match_info = self.resolve_nowait(request)
+        if match_info is not None:
+            return match_info
         allowed: set[str] = set()
         for domain in self._domains:
             match_info, _ = await domain.resolve(request)
@@ -316,23 +322,58 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                 return match_info
         path = routing_path(request)
         for resource in self._path_candidates(path):
-            # The two stock resource classes are matched inline, skipping the
-            # coroutine of resolve() and a second routing_path(): that is
-            # about a quarter of a hit's cost. Subclasses go through resolve().
-            kind = type(resource)
-            if kind is PlainResource:  # filed under this very path
-                match_info, methods = cast(PlainResource, resource)._match_method(request, {})
-            elif kind is DynamicResource:
-                dynamic = cast(DynamicResource, resource)
-                parts = dynamic._match(path)
-                if parts is None:
-                    continue
-                match_info, methods = dynamic._match_method(request, parts)
-            else:
+            match_info, methods = self._match_inline(resource, request, path)
+            if match_info is None and methods is None:
                 match_info, methods = await resource.resolve(request)
             if match_info is not None:
                 return match_info
-            allowed |= methods
+            allowed |= methods or _NO_METHODS
+        return self._unmatched(request, allowed)
+
+    def resolve_nowait(self, request: Request) -> Optional[UrlMappingMatchInfo]:
+        """``resolve()`` without a coroutine, or None when it needs one.
+
+        Answers whenever every candidate tried is a plain or variable resource
+        (no domain apps, sub-apps or static roots on the way): the common case,
+        which then skips a coroutine per request.
+        """
+        if self._domains:
+            return None
+        allowed: Optional[set[str]] = None
+        path = routing_path(request)
+        for resource in self._path_candidates(path):
+            match_info, methods = self._match_inline(resource, request, path)
+            if match_info is not None:
+                return match_info
+            if methods is None:
+                return None
+            if methods:
+                allowed = set(methods) if allowed is None else allowed | methods
+        return self._unmatched(request, allowed or set())
+
+    @staticmethod
+    def _match_inline(
+        resource: AbstractResource, request: Request, path: str
+    ) -> tuple[Optional[UrlMappingMatchInfo], Optional[set[str]]]:
+        """Match the two stock resource kinds without a coroutine.
+
+        Returns ``(None, None)`` for any other kind: the caller must await
+        its ``resolve()``. Skipping that coroutine and a second
+        ``routing_path()`` is about a quarter of a route hit's cost.
+        """
+        kind = type(resource)
+        if kind is PlainResource:  # filed under this very path
+            return cast(PlainResource, resource)._match_method(request, {})
+        if kind is DynamicResource:
+            dynamic = cast(DynamicResource, resource)
+            parts = dynamic._match(path)
+            if parts is None:
+                return None, _NO_METHODS
+            return dynamic._match_method(request, parts)
+        return None, None
+
+    @staticmethod
+    def _unmatched(request: Request, allowed: set[str]) -> UrlMappingMatchInfo:
         if allowed:
             return MatchInfoError(HTTPMethodNotAllowed(request.method, allowed))
         return MatchInfoError(HTTPNotFound())

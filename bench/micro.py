@@ -1,0 +1,116 @@
+"""In-process per-request cost of the server, without sockets or wrk.
+
+Feeds N keep-alive requests, one per ``data_received`` (as a wrk client with
+one request in flight per connection would), into a real connection protocol
+over a fake transport, and reports microseconds per request. Deterministic
+enough to compare changes on the hot path, and to run under a profiler:
+
+    python bench/micro.py --scenario get -n 50000
+    python -m cProfile -s tottime bench/micro.py --scenario get -n 20000 | head -40
+    valgrind --tool=callgrind python bench/micro.py -n 2000   # instruction counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REQUESTS = {
+    "get": b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n\r\n",
+    "json": b"GET /json HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    "user": b"GET /user/123 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    "post1k": b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 1024\r\n\r\n"
+    + b"x" * 1024,
+}
+
+
+class FakeTransport(asyncio.Transport):
+    """Counts writes and bytes; never pauses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.nbytes = 0
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.writes += 1
+        self.nbytes += len(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5555)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+
+async def run(scenario: str, n: int) -> tuple[float, FakeTransport]:
+    saved, sys.argv = sys.argv, ["app.py", "--framework", "aioweb"]
+    try:
+        import app as bench_app  # the same routes as the wrk benchmark
+    finally:
+        sys.argv = saved
+    app = bench_app.make_app(1000)
+    server = app.make_handler(access_log=None)
+    proto = server()
+    transport = FakeTransport()
+    proto.connection_made(transport)
+    data = REQUESTS[scenario]
+    started = time.perf_counter()
+    for _ in range(n):
+        proto.data_received(data)
+        # One request in flight, as with wrk: let it be answered first.
+        while proto._task is not None:
+            await asyncio.sleep(0)
+    elapsed = time.perf_counter() - started
+    proto.connection_lost(None)
+    return elapsed, transport
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", choices=sorted(REQUESTS), default="get")
+    parser.add_argument("-n", type=int, default=20000)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    elapsed, transport = asyncio.run(run(args.scenario, args.n))
+    per = elapsed / args.n * 1e6
+    print(
+        f"{args.scenario}: {per:.2f} us/request over {args.n} requests "
+        f"({transport.writes / args.n:.2f} writes/request, {transport.nbytes // args.n} B/response)"
+    )
+
+
+if __name__ == "__main__":
+    main()
