@@ -13,10 +13,11 @@ the status to answer with.
 llhttp buffers a header or trailer line until it ends and reports nothing
 meanwhile, so a line sent without CRLF would grow without bound. ``feed``
 therefore counts the bytes of consecutive reads in which the parser completed
-nothing (no header, no head, no body bytes) and refuses more than
-``max_head_size`` of them (431). A line that starts inside a read that did
-complete something is counted from the next read, so what llhttp can hold is
-bounded by one transport read plus that limit.
+neither a head nor body bytes, and refuses more than a whole head may take
+(``max_head_size`` plus the request line and per-field separators) with 431.
+A line that starts inside a read that did complete something is counted from
+the next read, so what llhttp can hold is bounded by one transport read plus
+that limit.
 
 Trailer fields of a chunked body are accepted and dropped; they count towards
 the same limits as the head, and per-message state is reset when the next
@@ -130,6 +131,7 @@ class RequestParser:
         "_in_head",
         "_progress",
         "_stalled",
+        "_stall_limit",
         "_error",
         "_chunked",
         "_te_bad",
@@ -159,6 +161,8 @@ class RequestParser:
         self._in_head = False
         self._progress = False
         self._stalled = 0
+        # The raw size of the largest head the field limits allow.
+        self._stall_limit = max_head_size + max_line_size + 4 * max_headers + 32
         self._error: HttpProcessingError | None = None
         self._reset()
 
@@ -193,7 +197,7 @@ class RequestParser:
             self._stalled = 0
         else:
             self._stalled += len(data)
-            if self._stalled > self.max_head_size:
+            if self._stalled > self._stall_limit:
                 raise HeadersTooLarge("Header line is too large")
 
     @staticmethod
@@ -212,9 +216,16 @@ class RequestParser:
     # -- httptools callbacks: only accumulate, never build --
 
     def on_message_begin(self) -> None:
+        # _reset() inlined: this runs once per request.
         self._in_head = True
         self._error = None
-        self._reset()
+        self._url = b""
+        self._headers = []
+        self._head_size = 0
+        self._chunked = False
+        self._te_bad = False
+        self._content_length = None
+        self._expect = None
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -222,17 +233,17 @@ class RequestParser:
             self._fail(LineTooLong(f"Request target is longer than {self.max_line_size} bytes"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._progress = True
+        # Per header: two size checks and one append. The field count is
+        # checked once at headers-complete (the size limits already bound
+        # memory), and a completed header line is not "progress" for the
+        # stall counter, which therefore bounds a head's raw bytes.
         size = len(name) + len(value)
         self._head_size += size
         if size > self.max_field_size:
             self._fail(HeadersTooLarge(f"Header field is longer than {self.max_field_size} bytes"))
         if self._head_size > self.max_head_size:
             self._fail(HeadersTooLarge("Header block is too large"))
-        headers = self._headers
-        if len(headers) >= self.max_headers:
-            self._fail(HeadersTooLarge(f"More than {self.max_headers} header fields"))
-        headers.append((name, value))
+        self._headers.append((name, value))
         # Only three names need a look at parse time; the length test keeps
         # every other header to one integer comparison.
         n = len(name)
@@ -250,6 +261,8 @@ class RequestParser:
         self._in_head = False
         self._progress = True
         parser = self._parser
+        if len(self._headers) > self.max_headers:
+            self._fail(HeadersTooLarge(f"More than {self.max_headers} header fields"))
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             self._fail(VersionNotSupported(f"HTTP/{parser.get_http_version()} is not supported"))

@@ -87,7 +87,7 @@ async def run(scenario: str, n: int) -> tuple[float, FakeTransport]:
     for _ in range(n):
         proto.data_received(data)
         # One request in flight, as with wrk: let it be answered first.
-        while proto._task is not None:
+        while not proto.idle:
             await asyncio.sleep(0)
     elapsed = time.perf_counter() - started
     proto.connection_lost(None)
