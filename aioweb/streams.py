@@ -171,9 +171,16 @@ class StreamReader:
         if n == 0:
             return b""
         if n < 0:
-            while not self._eof:
+            # Drain as it arrives: waiting for EOF with the buffer full would
+            # wait forever, since a full buffer pauses the transport.
+            parts = []
+            while True:
+                if self._buffer:
+                    parts.append(self._take(-1))
+                if self._eof:
+                    break
                 await self._wait()
-            return self._take(-1) if self._buffer else b""
+            return parts[0] if len(parts) == 1 else b"".join(parts)
         while not self._buffer and not self._eof:
             await self._wait()
         return self._take(n) if self._buffer else b""

@@ -733,15 +733,20 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
             declared = self._message.content_length
             if limit and declared is not None and declared > limit:
                 raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
-            body = bytearray()
+            # Take everything buffered per wake-up and join once: a body that
+            # arrived in one piece is returned without a copy.
+            payload = self._payload
+            chunks: list[bytes] = []
+            total = 0
             while True:
-                chunk = await self._payload.readany()
+                chunk = await payload.read(limit - total + 1 if limit else 1 << 62)
                 if not chunk:
                     break
-                body += chunk
-                if limit and len(body) > limit:
-                    raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-            self._read_bytes = bytes(body)
+                chunks.append(chunk)
+                total += len(chunk)
+                if limit and total > limit:
+                    raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
+            self._read_bytes = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self._read_bytes
 
     async def text(self) -> str:

@@ -181,3 +181,20 @@ async def test_empty_payload_is_read_only_and_at_eof() -> None:
         EMPTY_PAYLOAD.unread_data(b"x")
     EMPTY_PAYLOAD.set_exception(ConnectionResetError())
     assert EMPTY_PAYLOAD.exception() is None and await EMPTY_PAYLOAD.readany() == b""
+
+
+async def test_read_to_eof_of_a_body_larger_than_the_high_water_mark(aioweb_client) -> None:
+    """``content.read()`` drains while it waits: a full buffer must not stall EOF."""
+    from aioweb import web
+
+    async def handler(request: web.Request) -> web.Response:
+        data = await request.content.read()
+        return web.Response(text=f"{len(data)} {data.count(b'x')}")
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    client = await aioweb_client(app)
+    size = 4 * 1024 * 1024
+    resp = await client.post("/", data=b"x" * size)
+    assert resp.status == 200
+    assert await resp.text() == f"{size} {size}"
