@@ -462,13 +462,6 @@ class RequestHandler(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def close_when_idle(self) -> None:
-        """Used by shutdown: close now if idle, else after the current response."""
-        if self.idle:
-            self.close()
-        else:
-            self._close_after = True
-
     @property
     def peername(self) -> Any:
         """The peer address as the transport reports it."""
