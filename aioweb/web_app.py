@@ -14,8 +14,9 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast, overload
 
+from .typedefs import TypedKey
 from .web_middlewares import compose_chain, is_old_style
 from .web_request import Request
 from .web_response import StreamResponse
@@ -40,24 +41,10 @@ _T = TypeVar("_T")
 web_logger = logging.getLogger("aioweb.web")
 
 
-class AppKey(Generic[_T]):
+class AppKey(TypedKey[_T]):
     """A typed key for application storage: ``app[KEY]`` has type ``_T``."""
 
-    __slots__ = ("_name", "_t", "__orig_class__")
-
-    def __init__(self, name: str, t: Optional[type[_T]] = None) -> None:
-        self._name = name
-        self._t = t
-
-    def __lt__(self, other: object) -> bool:
-        if isinstance(other, AppKey):
-            return self._name < other._name
-        return True
-
-    def __repr__(self) -> str:
-        t = self._t
-        type_name = "<<Unknown>>" if t is None else getattr(t, "__qualname__", repr(t))
-        return f"<AppKey({self._name}, type={type_name})>"
+    __slots__ = ()
 
 
 _Item = TypeVar("_Item")

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, TypeVar, Union, overload
 from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -25,7 +25,7 @@ from yarl import URL
 
 from . import HttpVersion, HttpVersion10, HttpVersion11, hdrs
 from .streams import EMPTY_PAYLOAD, StreamReader
-from .typedefs import DEFAULT_JSON_DECODER, JSONDecoder
+from .typedefs import DEFAULT_JSON_DECODER, JSONDecoder, TypedKey
 from .web_exceptions import (
     HTTPBadRequest,
     HTTPRequestEntityTooLarge,
@@ -63,19 +63,10 @@ _SENTINEL: Any = object()
 _T = TypeVar("_T")
 
 
-class RequestKey(Generic[_T]):
+class RequestKey(TypedKey[_T]):
     """A typed key for per-request storage: ``request[KEY]`` has type ``_T`` (aiohttp 3.11)."""
 
-    __slots__ = ("_name", "_t", "__orig_class__")
-
-    def __init__(self, name: str, t: Optional[type[_T]] = None) -> None:
-        self._name = name
-        self._t = t
-
-    def __repr__(self) -> str:
-        t = self._t
-        type_name = "<<Unknown>>" if t is None else getattr(t, "__qualname__", repr(t))
-        return f"<RequestKey({self._name}, type={type_name})>"
+    __slots__ = ()
 
 
 class InvalidJSONBody(HTTPBadRequest, json.JSONDecodeError):

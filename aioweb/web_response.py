@@ -16,14 +16,14 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, Morsel, SimpleCookie
-from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, overload
 
 from multidict import CIMultiDict
 
 from . import hdrs
 from ._flow_control import set_tcp_cork, set_tcp_nodelay
 from ._http_writer import StreamWriter, date_value, status_line
-from .typedefs import JSONEncoder, LooseHeaders
+from .typedefs import JSONEncoder, LooseHeaders, TypedKey
 
 if TYPE_CHECKING:
     from .web_request import BaseRequest
@@ -49,19 +49,10 @@ _SENTINEL: Any = object()
 _T = TypeVar("_T")
 
 
-class ResponseKey(Generic[_T]):
+class ResponseKey(TypedKey[_T]):
     """A typed key for per-response storage: ``response[KEY]`` has type ``_T`` (aiohttp 3.11)."""
 
-    __slots__ = ("_name", "_t", "__orig_class__")
-
-    def __init__(self, name: str, t: Optional[type[_T]] = None) -> None:
-        self._name = name
-        self._t = t
-
-    def __repr__(self) -> str:
-        t = self._t
-        type_name = "<<Unknown>>" if t is None else getattr(t, "__qualname__", repr(t))
-        return f"<ResponseKey({self._name}, type={type_name})>"
+    __slots__ = ()
 
 
 class ContentCoding:

@@ -90,7 +90,24 @@ def _subapp_methods(match_info: UrlMappingMatchInfo) -> set[str]:
     return set(exc.allowed_methods) if isinstance(exc, HTTPMethodNotAllowed) else set()
 
 
-class PrefixedSubAppResource(PrefixResource):
+class _SubAppResource:
+    """What both kinds of sub-application resource share: the nested router."""
+
+    _app: Application
+
+    async def _resolve_in_app(self, request: Request) -> _Resolve:
+        match_info = await self._app.router.resolve(request)
+        match_info.add_app(self._app)
+        return match_info, _subapp_methods(match_info)
+
+    def __len__(self) -> int:
+        return len(self._app.router.routes())
+
+    def __iter__(self) -> Iterator[AbstractRoute]:
+        return iter(self._app.router.routes())
+
+
+class PrefixedSubAppResource(_SubAppResource, PrefixResource):
     """Everything under ``prefix`` is resolved by a nested application's router.
 
     The nested app's resources get the prefix prepended (so their
@@ -122,15 +139,7 @@ class PrefixedSubAppResource(PrefixResource):
     async def resolve(self, request: Request) -> _Resolve:
         if not self._owns(routing_path(request)):
             return None, set()
-        match_info = await self._app.router.resolve(request)
-        match_info.add_app(self._app)
-        return match_info, _subapp_methods(match_info)
-
-    def __len__(self) -> int:
-        return len(self._app.router.routes())
-
-    def __iter__(self) -> Iterator[AbstractRoute]:
-        return iter(self._app.router.routes())
+        return await self._resolve_in_app(request)
 
     def __repr__(self) -> str:
         return f"<PrefixedSubAppResource {self._prefix} -> {self._app!r}>"
@@ -184,7 +193,7 @@ class Domain:
 MaskDomain = Domain
 
 
-class MatchedSubAppResource(AbstractResource):
+class MatchedSubAppResource(_SubAppResource, AbstractResource):
     """A nested application chosen by a rule on the request's Host header."""
 
     def __init__(self, rule: Domain, app: Application) -> None:
@@ -214,15 +223,7 @@ class MatchedSubAppResource(AbstractResource):
         host = request.headers.get(hdrs.HOST)
         if not host or not self._rule.match(host):
             return None, set()
-        match_info = await self._app.router.resolve(request)
-        match_info.add_app(self._app)
-        return match_info, _subapp_methods(match_info)
-
-    def __len__(self) -> int:
-        return len(self._app.router.routes())
-
-    def __iter__(self) -> Iterator[AbstractRoute]:
-        return iter(self._app.router.routes())
+        return await self._resolve_in_app(request)
 
     def __repr__(self) -> str:
         return f"<MatchedSubAppResource -> {self._app!r}>"
