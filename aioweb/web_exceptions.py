@@ -16,6 +16,7 @@ from typing import Any, Optional
 from yarl import URL
 
 from . import hdrs
+from ._http_writer import reason_phrase
 from .typedefs import LooseHeaders, StrOrURL
 from .web_response import Response
 
@@ -100,6 +101,10 @@ class HTTPException(Response, Exception):
     ) -> None:
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
+        if body is None and text is None and not self.empty_body and content_type is None:
+            # The default "404: Not Found" body, built directly: the 404/405
+            # answers of routing create one exception per request.
+            text = f"{self.status_code}: {reason or reason_phrase(self.status_code)}"
         Response.__init__(
             self,
             status=self.status_code,

@@ -23,7 +23,7 @@ from multidict import CIMultiDict
 
 from . import hdrs
 from ._flow_control import set_tcp_cork, set_tcp_nodelay
-from ._http_writer import StreamWriter, date_value, status_line
+from ._http_writer import StreamWriter, date_value, reason_phrase, status_line
 from .typedefs import JSONEncoder, LooseHeaders, TypedKey
 
 if TYPE_CHECKING:
@@ -213,8 +213,6 @@ class StreamResponse:
         """The reason phrase (the standard one unless given)."""
         if self._reason is not None:
             return self._reason
-        from ._http_writer import reason_phrase
-
         return reason_phrase(self._status)
 
     def set_status(self, status: int, reason: Optional[str] = None) -> None:
