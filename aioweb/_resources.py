@@ -134,7 +134,7 @@ class AbstractRoute(abc.ABC):
         self._expect_handler = expect_handler
         self._resource = resource
         # (apps, composed middleware chain), cached by Application._chain.
-        self._chain: Optional[tuple[tuple[Any, ...], Handler]] = None
+        self._chain: Optional[tuple[list[Any], Handler]] = None
 
     @property
     def method(self) -> str:

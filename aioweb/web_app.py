@@ -484,10 +484,11 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
             if expect_response is not None:
                 return expect_response
         # Hot path: a cached chain (the bare handler when no app has
-        # middlewares) is one attribute read and a tuple compare; composing,
-        # which may await old-style factories, happens once per route.
+        # middlewares) is one attribute read and a list compare (no tuple
+        # built per request); composing, which may await old-style
+        # factories, happens once per route.
         cached = match_info.route._chain
-        if cached is not None and cached[0] == match_info.apps:
+        if cached is not None and cached[0] == match_info._apps:
             return await cached[1](request)
         return await (await self._chain(match_info))(request)
 
@@ -501,7 +502,7 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
         apps = match_info.apps
         chain = await compose_chain(match_info.handler, apps)
         if match_info.http_exception is None:
-            route._chain = (apps, chain)
+            route._chain = (list(apps), chain)
         return chain
 
     def make_handler(
