@@ -93,8 +93,6 @@ class RequestHandler(asyncio.Protocol):
         "_parser",
         "_queue",
         "_task",
-        "_busy",
-        "_waiter",
         "_payload",
         "_read_paused",
         "_closing",
@@ -122,8 +120,6 @@ class RequestHandler(asyncio.Protocol):
         self._parser = RequestParser(self, **server.parser_limits)
         self._queue: deque[_QueueItem] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._busy = False
-        self._waiter: asyncio.Future[None] | None = None
         self._read_paused = False
         self._closing = False
         self._broken = False
@@ -172,11 +168,8 @@ class RequestHandler(asyncio.Protocol):
                 item[1].set_exception(ConnectionResetError("Connection lost"))
         self._queue.clear()
         task = self._task
-        if task is not None and not task.done():
-            if self._waiter is not None:
-                task.cancel()  # idle between requests: nothing to finish
-            elif self._server.handler_cancellation:
-                task.cancel()
+        if task is not None and self._server.handler_cancellation and not task.done():
+            task.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
@@ -202,7 +195,7 @@ class RequestHandler(asyncio.Protocol):
             return
         # Armed only when a head spans reads: a head that arrives whole in one
         # read (the common case) touches no timer at all.
-        if self._parser.in_head and self._deadline_kind != _HEAD and not self._busy:
+        if self._parser.in_head and self._deadline_kind != _HEAD and self._task is None:
             self._set_deadline(_HEAD, self._server.head_timeout)
 
     def _keep_upgrade_tail(self, data: bytes) -> None:
@@ -211,7 +204,7 @@ class RequestHandler(asyncio.Protocol):
             self.pause_reading()
 
     def eof_received(self) -> bool | None:
-        if self._lingering or self.idle:
+        if self._lingering or (self._task is None and not self._queue):
             # Nothing left to answer; close() still flushes buffered output.
             self.close()
             return True
@@ -244,21 +237,7 @@ class RequestHandler(asyncio.Protocol):
         if len(self._queue) > MAX_PIPELINED and not self._read_paused:
             self._read_paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
-        self._wake_runner()
-
-    def _wake_runner(self) -> None:
-        """Hand the queue to the connection's task, starting it if needed.
-
-        One task per connection, parked on a future between requests: waking
-        it costs a fraction of creating a task per request (3.11 registers
-        every new task in a Python-level WeakSet).
-        """
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        elif self._task is None:
+        if self._task is None:
             self._task = self._loop.create_task(self._run())
 
     def on_body(self, data: bytes) -> None:
@@ -276,16 +255,32 @@ class RequestHandler(asyncio.Protocol):
 
     async def _run(self) -> None:
         server = self._server
+        queue = self._queue
         try:
-            while await self._serve_queue(server):
-                if self._closing or self.transport is None:
+            while queue and not self._closing:
+                item = queue.popleft()
+                if self._read_paused and len(queue) <= MAX_PIPELINED // 2:
+                    self._read_paused = False
+                    self.resume_reading()
+                if isinstance(item, HttpProcessingError):
+                    self.send_error_and_close(item.code, item.message)
                     return
-                if self._parser.in_head:
-                    self._set_deadline(_HEAD, server.head_timeout)
-                else:
-                    self._set_deadline(_IDLE, server.keepalive_timeout)
-                waiter = self._waiter = self._loop.create_future()
-                await waiter
+                message, payload = item
+                keep_alive = await server.handle(self, message, payload)
+                if self._closing:
+                    return
+                if self._upgraded:
+                    if self._upgrade_reader is None:
+                        # Answered without switching: the bytes that follow
+                        # are not HTTP/1, so the connection ends here.
+                        self._linger()
+                    return
+                if not keep_alive or self._close_after:
+                    self._finish(payload)
+                    return
+                if not payload.is_eof():
+                    self._finish(payload)
+                    return
         except asyncio.CancelledError:
             self.force_close()
             raise
@@ -294,38 +289,14 @@ class RequestHandler(asyncio.Protocol):
             # the glue failed, and the stream can no longer be trusted.
             server.logger.exception("Unhandled error while serving a connection")
             self.force_close()
+            return
         finally:
             self._task = None
-            self._busy = False
-            self._waiter = None
-
-    async def _serve_queue(self, server: ServerHooks) -> bool:
-        """Answer every queued request in order; False once the connection ends."""
-        queue = self._queue
-        self._busy = True
-        while queue and not self._closing:
-            item = queue.popleft()
-            if self._read_paused and len(queue) <= MAX_PIPELINED // 2:
-                self._read_paused = False
-                self.resume_reading()
-            if isinstance(item, HttpProcessingError):
-                self.send_error_and_close(item.code, item.message)
-                return False
-            message, payload = item
-            keep_alive = await server.handle(self, message, payload)
-            if self._closing:
-                return False
-            if self._upgraded:
-                if self._upgrade_reader is None:
-                    # Answered without switching: the bytes that follow
-                    # are not HTTP/1, so the connection ends here.
-                    self._linger()
-                return False
-            if not keep_alive or self._close_after or not payload.is_eof():
-                self._finish(payload)
-                return False
-        self._busy = False
-        return not self._closing
+        if not self._closing and self.transport is not None:
+            if self._parser.in_head:
+                self._set_deadline(_HEAD, server.head_timeout)
+            else:
+                self._set_deadline(_IDLE, server.keepalive_timeout)
 
     def _finish(self, payload: StreamReader) -> None:
         """End the connection after a response, lingering if bytes may still come."""
@@ -362,7 +333,8 @@ class RequestHandler(asyncio.Protocol):
             self._close_after = True
             return
         self._queue.append(error)
-        self._wake_runner()
+        if self._task is None:
+            self._task = self._loop.create_task(self._run())
 
     # -- reading control (used by body streams) --
 
@@ -436,7 +408,7 @@ class RequestHandler(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """True when no request is queued or being handled."""
-        return not self._busy and not self._queue
+        return self._task is None and not self._queue
 
     @property
     def upgraded(self) -> bool:
@@ -495,7 +467,7 @@ class RequestHandler(asyncio.Protocol):
         kind = self._deadline_kind
         if kind == _LINGER:
             self.force_close()
-        elif self.idle:
+        elif self._task is None and not self._queue:
             if kind == _HEAD and self._parser.in_head:
                 self.send_error_and_close(408, "Request head was not received in time")
             else:
