@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-5]\d\d( |$)")
 
 
 class RawConnection:
@@ -23,6 +26,9 @@ class RawConnection:
         head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
         lines = head.decode("latin-1").split("\r\n")
         status = lines[0].encode()
+        # Every raw-socket test checks the server never speaks another version
+        # (or echoes the client's) and always sends a three-digit status.
+        assert _STATUS_LINE.match(status), f"malformed status line {status!r}"
         headers: dict[str, str] = {}
         for line in lines[1:]:
             if line:

@@ -90,7 +90,7 @@ def test_star_import_exposes_the_seed_core_names() -> None:
 def test_seed_exception_chart_is_exported() -> None:
     from aioweb import web
 
-    chart = (Path(__file__).parent / "seed" / "http-server-usage.txt").read_text()
+    chart = (Path(__file__).parents[1] / "examples" / "seed" / "http-server-usage.txt").read_text()
     names = set(re.findall(r"\b(HTTP[A-Za-z]+)\b", chart.split("HTTP Exception hierarchy chart:")[1]))
     assert len(names) > 50
     assert sorted(names - set(web.__all__)) == []

@@ -1,7 +1,7 @@
 """Every core example of the seed chapter, run on aioweb over real sockets.
 
-The examples live beside this file (``seed_*.py``), copied from
-``http-server-usage.txt`` (a copy of the seed, beside this file) with ``aiohttp`` -> ``aioweb``;
+The examples live in ``examples/seed/`` (``seed_*.py``), copied from
+``http-server-usage.txt`` (a copy of the seed, beside them) with ``aiohttp`` -> ``aioweb``;
 lines marked ``# support`` (with the block or statement they open) fill what
 the seed leaves out; a line marked ``# frame`` wraps seed lines in a function.
 ``test_examples_are_verbatim`` keeps them honest. Each test loads a fresh copy
@@ -30,7 +30,7 @@ import pytest
 import aioweb
 from aioweb import web
 
-SEED_DIR = Path(__file__).parent
+SEED_DIR = Path(__file__).resolve().parents[2] / "examples" / "seed"
 SEED_TEXT = SEED_DIR / "http-server-usage.txt"  # a copy of /work/shared/seed/http-server-usage.txt
 SEED_MODULES = sorted(p.stem for p in SEED_DIR.glob("seed_*.py"))
 # Modules made of support code only: the seed names the API without an example.
