@@ -189,6 +189,8 @@ class StreamResponse:
         self._tcp_touched = False
         # Created on first use: most responses never store anything.
         self._state: Optional[dict[Any, Any]] = None
+        # Headers a quick send wrote but did not store (see Response._quick_data).
+        self._late_headers: Optional[tuple[tuple[str, str], ...]] = None
 
     # -- status --
 
@@ -270,7 +272,15 @@ class StreamResponse:
     @property
     def headers(self) -> Headers:
         """The response headers; assignment of CR/LF/NUL raises ``ValueError``."""
+        if self._late_headers is not None:
+            self._store_late_headers()
         return self._headers
+
+    def _store_late_headers(self) -> None:
+        """Add the headers a quick send wrote, so ``headers`` shows what was sent."""
+        late, self._late_headers = self._late_headers, None
+        for name, value in late or ():
+            _set_unchecked(self._headers, name, value)
 
     @property
     def cookies(self) -> SimpleCookie:
@@ -906,14 +916,68 @@ class Response(StreamResponse):
             return False
         self._req = request
         request._response_started = True
-        writer = self._writer = StreamWriter(request._protocol)
-        head = self._build_head(request, writer)
-        body = self._body
-        data = head + body if body and not writer.suppress_body else head
+        data = self._quick_data(request)
+        if data is None:
+            writer = self._writer = StreamWriter(request._protocol)
+            head = self._build_head(request, writer)
+            body = self._body
+            data = head + body if body and not writer.suppress_body else head
         self._eof_sent = True
         self._body_length = len(data)
         request._protocol.write(data)
         return True
+
+    def _quick_data(self, request: BaseRequest) -> Optional[bytes]:
+        """Head and body for the commonest response, or None to build in full.
+
+        Applies when Content-Type is the only header, no cookie is set and
+        the status and method carry a body. The head is one f-string; the
+        headers added to it reach ``self.headers`` only if someone looks
+        (``_store_late_headers``). About 4 us less than ``_build_head`` per
+        response, a tenth of the whole per-request cost (bench/micro.py).
+        """
+        headers = self._headers
+        status = self._status
+        message = request._message
+        if (
+            len(headers) > 1
+            or self._cookies
+            or status in _NO_BODY_STATUSES
+            or status < 200
+            or message.method == "HEAD"
+        ):
+            return None
+        late: list[tuple[str, str]] = []
+        if headers:
+            ctype = headers.get(hdrs.CONTENT_TYPE)
+            if ctype is None:
+                return None
+        else:
+            ctype = "application/octet-stream"
+            late.append((hdrs.CONTENT_TYPE, ctype))
+        minor = message.version[1]
+        keep_alive = self._keep_alive
+        if keep_alive is None:
+            keep_alive = not message.should_close
+        self._keep_alive = keep_alive
+        body = self._body or b""
+        size = str(len(body))
+        late.append((hdrs.CONTENT_LENGTH, size))
+        if keep_alive and minor:
+            connection = ""
+        else:
+            value = "keep-alive" if keep_alive else "close"
+            late.append((hdrs.CONNECTION, value))
+            connection = f"Connection: {value}\r\n"
+        date = date_value()
+        late.append((hdrs.DATE, date))
+        late.append((hdrs.SERVER, SERVER_SOFTWARE))
+        self._late_headers = tuple(late)
+        head = (
+            f"{status_line(minor, status, self._reason)}Content-Type: {ctype}\r\n"
+            f"Content-Length: {size}\r\n{connection}Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n"
+        )
+        return head.encode("utf-8") + body
 
     async def write_eof(self, data: bytes = b"") -> None:
         """Send head and body in one write."""
