@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -54,6 +55,7 @@ LINGER_MAX_BYTES = 16 * 1024 * 1024
 # Bytes after an upgrade head are kept until a consumer takes them; above
 # this, reading pauses until ``take_upgrade``.
 UPGRADE_TAIL_LIMIT = 64 * 1024
+_EAGER = sys.version_info >= (3, 12)
 
 _IDLE, _HEAD, _LINGER = 1, 2, 3
 
@@ -192,7 +194,11 @@ class RequestHandler(asyncio.Protocol):
             self._keep_upgrade_tail(upgrade.tail)
         except HttpProcessingError as error:
             self._on_parse_error(error)
+            if self._task is None and self._queue:
+                self._start_task()
             return
+        if self._task is None and self._queue:
+            self._start_task()
         # Armed only when a head spans reads: a head that arrives whole in one
         # read (the common case) touches no timer at all.
         if self._parser.in_head and self._deadline_kind != _HEAD and self._task is None:
@@ -237,8 +243,6 @@ class RequestHandler(asyncio.Protocol):
         if len(self._queue) > MAX_PIPELINED and not self._read_paused:
             self._read_paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
-        if self._task is None:
-            self._task = self._loop.create_task(self._run())
 
     def on_body(self, data: bytes) -> None:
         payload = self._payload
@@ -252,6 +256,22 @@ class RequestHandler(asyncio.Protocol):
             payload.feed_eof()
 
     # -- request loop --
+
+    def _start_task(self) -> None:
+        """Start the task that answers the queued requests.
+
+        Called once the parser has consumed a whole read, never from inside
+        a parser callback. On Python 3.12+ (with no custom task factory) the
+        task starts eagerly: a handler that never suspends runs and answers
+        within this ``data_received``, saving a loop iteration per request.
+        """
+        coro = self._run()
+        if _EAGER and self._loop.get_task_factory() is None:
+            task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg]
+            if not task.done():  # done: ``_run`` already cleared ``_task``
+                self._task = task
+        else:
+            self._task = self._loop.create_task(coro)
 
     async def _run(self) -> None:
         server = self._server
@@ -333,8 +353,6 @@ class RequestHandler(asyncio.Protocol):
             self._close_after = True
             return
         self._queue.append(error)
-        if self._task is None:
-            self._task = self._loop.create_task(self._run())
 
     # -- reading control (used by body streams) --
 
