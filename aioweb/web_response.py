@@ -15,6 +15,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Executor
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, overload
@@ -22,6 +23,15 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, overload
 from multidict import CIMultiDict
 
 from . import hdrs
+from ._compression import (
+    ZLIB_EXECUTOR_SIZE,
+    Compressor,
+    ContentCoding,
+    add_vary,
+    coerce_force,
+    compress_body,
+    select_coding,
+)
 from ._flow_control import set_tcp_cork, set_tcp_nodelay
 from ._http_writer import StreamWriter, date_value, reason_phrase, status_line
 from .typedefs import JSONEncoder, LooseHeaders, TypedKey
@@ -54,14 +64,6 @@ class ResponseKey(TypedKey[_T]):
     """A typed key for per-response storage: ``response[KEY]`` has type ``_T`` (aiohttp 3.11)."""
 
     __slots__ = ()
-
-
-class ContentCoding:
-    """Content codings a response may be compressed with (see issue on compression)."""
-
-    deflate = "deflate"
-    gzip = "gzip"
-    identity = "identity"
 
 
 def _check_header(name: object, value: object) -> tuple[str, str]:
@@ -161,6 +163,13 @@ class StreamResponse:
 
     _length_check = True
     _default_cork = False
+    # Compression state is kept on the class until enable_compression() and
+    # prepare() set it: a response that never compresses stores none of it.
+    _compression = False
+    _compression_force: Optional[ContentCoding] = None
+    _compression_strategy: Optional[int] = None
+    _compressor: Optional[Compressor] = None  # set for a stream being encoded
+    _coding_streamed = False  # encoded stream: its length is unknown
 
     def __init__(
         self,
@@ -180,8 +189,6 @@ class StreamResponse:
         self._partitioned: Optional[set[str]] = None
         self._req: Optional[BaseRequest] = None
         self._chunked = False
-        self._compression = False
-        self._compression_force: Optional[str] = None
         self._keep_alive: Optional[bool] = None
         self._body_length = 0
         self._tcp_cork: Optional[bool] = None
@@ -264,10 +271,65 @@ class StreamResponse:
             raise RuntimeError("You can't enable chunked encoding when a content length is set")
         self._chunked = True
 
-    def enable_compression(self, force: Optional[Any] = None) -> None:
-        """Ask for the body to be compressed (implemented with the compression issue)."""
+    def enable_compression(
+        self,
+        force: Union[ContentCoding, str, bool, None] = None,
+        strategy: Optional[int] = None,
+    ) -> None:
+        """Compress the body with the best coding the request accepts, or ``force``.
+
+        Decided at ``prepare()`` (after ``on_response_prepare``): br, gzip or
+        deflate chosen from ``Accept-Encoding`` (br only with the ``brotli``
+        package), ``Content-Encoding`` set and ``Accept-Encoding`` added to
+        ``Vary``. A streamed body loses its Content-Length (chunked on
+        HTTP/1.1, close-delimited on HTTP/1.0) and every ``write()`` is
+        encoded; a ``Response`` body is encoded once. Nothing is encoded for
+        1xx/204/304, a response that already has Content-Encoding or
+        Content-Range, or an empty ``Response`` body. ``force`` is a
+        ``ContentCoding`` or its name (bool is deprecated); ``strategy`` goes
+        to zlib. Raises ``RuntimeError`` after ``prepare()``.
+        """
+        if self.prepared:
+            raise RuntimeError("Cannot enable compression after the headers are sent")
+        self._compression_force = coerce_force(force)
         self._compression = True
-        self._compression_force = force
+        self._compression_strategy = strategy
+
+    async def _start_compression(self, request: BaseRequest) -> None:
+        coding = self._negotiate_coding(request)
+        if coding is not None:
+            await self._apply_coding(coding, request)
+
+    def _negotiate_coding(self, request: BaseRequest) -> Optional[ContentCoding]:
+        """The coding to send (None: none), adding ``Vary`` when the request chose."""
+        headers = self._headers
+        status = self._status
+        if (
+            status < 200
+            or status == 204
+            or hdrs.CONTENT_ENCODING in headers
+            or hdrs.CONTENT_RANGE in headers  # ranges count unencoded bytes
+        ):
+            return None
+        force = self._compression_force
+        if force is not None:
+            return None if force is ContentCoding.identity or status == 304 else force
+        # A 304 carries the Vary its 200 would have (RFC 9110 section 15.4.5).
+        vary = add_vary(headers, hdrs.ACCEPT_ENCODING)
+        if vary is not None:  # built from checked values and a constant
+            _set_unchecked(headers, hdrs.VARY, vary)
+        if status == 304:
+            return None
+        return select_coding(request.headers.get(hdrs.ACCEPT_ENCODING))
+
+    async def _apply_coding(self, coding: ContentCoding, request: BaseRequest) -> None:
+        """Streams: announce ``coding``, drop Content-Length, encode each write."""
+        headers = self._headers
+        _set_unchecked(headers, hdrs.CONTENT_ENCODING, coding.value)
+        headers.popall(hdrs.CONTENT_LENGTH, None)
+        self._coding_streamed = True
+        if request.method != "HEAD":
+            self._compressor = Compressor(coding, strategy=self._compression_strategy)
 
     @property
     def headers(self) -> Headers:
@@ -584,6 +646,8 @@ class StreamResponse:
         self._req = request
         request._response_started = True
         await request._prepare_hook(self)
+        if self._compression:
+            await self._start_compression(request)
         writer = self._writer = StreamWriter(request._protocol)
         if self._tcp_cork is not None or self._tcp_nodelay is not None:
             self._apply_tcp_mode()
@@ -634,8 +698,10 @@ class StreamResponse:
             size = None if self._chunked else self._body_size()
             if size is not None:
                 _set_unchecked(headers, hdrs.CONTENT_LENGTH, str(size))
-            elif self._chunked or (
-                hdrs.CONTENT_LENGTH not in headers and not self._fixed_length()
+            elif (
+                self._chunked
+                or (hdrs.CONTENT_LENGTH not in headers and not self._fixed_length())
+                or self._coding_streamed
             ):
                 if minor:
                     if not writer.suppress_body:
@@ -691,12 +757,23 @@ class StreamResponse:
             raise RuntimeError("Cannot call write() after write_eof()")
         if self._writer is None:
             raise RuntimeError("Cannot call write() before prepare()")
+        compressor = self._compressor
+        if compressor is not None:  # chunks over 4 KiB are encoded off the loop
+            data = await compressor.compress_async(data)
         await self._writer.write(data)
 
     async def drain(self) -> None:
-        """Wait until the transport accepts more data."""
+        """Wait until the transport accepts more data.
+
+        When compressing, first sends what the encoder holds back (a sync
+        flush), so everything written so far reaches the client.
+        """
         if self._writer is None:
             raise RuntimeError("Response has not been started")
+        compressor = self._compressor
+        if compressor is not None:
+            await self._writer.write(compressor.flush(final=False))
+            return
         await self._writer.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
@@ -705,6 +782,11 @@ class StreamResponse:
             return
         if self._writer is None:
             raise RuntimeError("Response has not been started")
+        compressor = self._compressor
+        if compressor is not None:
+            self._compressor = None
+            head = await compressor.compress_async(data) if data else b""
+            data = head + compressor.flush()
         try:
             await self._writer.write_eof(data)
         finally:
@@ -784,10 +866,14 @@ class Response(StreamResponse):
 
     ``body`` is bytes; ``text`` is encoded with ``charset`` (default utf-8)
     and implies ``text/plain``. Responses default to CORK mode. The head
-    and body leave in a single write.
+    and body leave in a single write. With ``enable_compression()`` the body
+    is encoded once at ``prepare()``: inline up to ``zlib_executor_size``
+    bytes (4096, aiohttp's default; None: always inline), in
+    ``zlib_executor`` (None: the loop's default executor) above it.
     """
 
     _default_cork = True
+    _compressed_body: Optional[bytes] = None  # the encoded body, once prepared
 
     def __init__(
         self,
@@ -799,8 +885,8 @@ class Response(StreamResponse):
         headers: Optional[LooseHeaders] = None,
         content_type: Optional[str] = None,
         charset: Optional[str] = None,
-        zlib_executor_size: Optional[int] = None,
-        zlib_executor: Optional[Any] = None,
+        zlib_executor_size: Optional[int] = ZLIB_EXECUTOR_SIZE,
+        zlib_executor: Optional[Executor] = None,
     ) -> None:
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
@@ -894,7 +980,28 @@ class Response(StreamResponse):
         return False
 
     def _body_size(self) -> Optional[int]:
-        return 0 if self._body is None else len(self._body)
+        body = self._compressed_body
+        if body is None:
+            body = self._body
+        return 0 if body is None else len(body)
+
+    async def _apply_coding(self, coding: ContentCoding, request: BaseRequest) -> None:
+        """Encode the whole body once; Content-Length becomes the encoded size.
+
+        Bodies over ``zlib_executor_size`` bytes are encoded in
+        ``zlib_executor``. An empty body is sent as is.
+        """
+        body = self._body
+        if not body:
+            return
+        self._compressed_body = await compress_body(
+            body,
+            coding,
+            strategy=self._compression_strategy,
+            executor_size=self._zlib_executor_size,
+            executor=self._zlib_executor,
+        )
+        _set_unchecked(self._headers, hdrs.CONTENT_ENCODING, coding.value)
 
     def _send_simple(self, request: BaseRequest) -> bool:
         """Send head and body in one write without ``prepare()``'s machinery.
@@ -983,7 +1090,7 @@ class Response(StreamResponse):
         """Send head and body in one write."""
         if self._eof_sent:
             return
-        body = self._body or b""
+        body = self._compressed_body or self._body or b""
         await super().write_eof(body + data if data else body)
 
 
