@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._http_parser import RawRequestMessage, RequestParser, UpgradeRequest
@@ -108,6 +107,8 @@ class RequestHandler(asyncio.Protocol):
         "_upgraded",
         "_upgrade_tail",
         "_upgrade_reader",
+        "_upgrade_ended",
+        "_upgrade_shutdown",
         "_lingering",
         "_lingered",
         "_close_after",
@@ -120,7 +121,10 @@ class RequestHandler(asyncio.Protocol):
         # connection lifetime
         self.transport: asyncio.Transport | None = None
         self._parser = RequestParser(self, **server.parser_limits)
-        self._queue: deque[_QueueItem] = deque()
+        # A list, not a deque: an empty deque holds 760 bytes on every idle
+        # connection, a list 56. pop(0) stays cheap: 14,000 pipelined heads
+        # (a whole 256 KiB read) cost 23 ms of pops against ~0.5 s to answer.
+        self._queue: list[_QueueItem] = []
         self._task: asyncio.Task[None] | None = None
         self._read_paused = False
         self._closing = False
@@ -134,6 +138,8 @@ class RequestHandler(asyncio.Protocol):
         self._upgraded = False
         self._upgrade_tail = b""
         self._upgrade_reader: Callable[[bytes], None] | None = None
+        self._upgrade_ended: Callable[[BaseException | None], None] | None = None
+        self._upgrade_shutdown: Callable[[], None] | None = None
         self._lingering = False
         self._lingered = 0
         self._close_after = False
@@ -169,6 +175,7 @@ class RequestHandler(asyncio.Protocol):
             if not isinstance(item, HttpProcessingError) and item[1] is not EMPTY_PAYLOAD:
                 item[1].set_exception(ConnectionResetError("Connection lost"))
         self._queue.clear()
+        self._end_upgrade(exc)
         task = self._task
         if task is not None and self._server.handler_cancellation and not task.done():
             task.cancel()
@@ -213,6 +220,10 @@ class RequestHandler(asyncio.Protocol):
         if self._lingering or (self._task is None and not self._queue):
             # Nothing left to answer; close() still flushes buffered output.
             self.close()
+            return True
+        if self._upgrade_ended is not None:
+            # A switched protocol's input ended; its owner writes and closes.
+            self._end_upgrade(None)
             return True
         if self._payload is not None:
             self._payload.set_exception(ConnectionResetError("Client closed before the body ended"))
@@ -278,7 +289,7 @@ class RequestHandler(asyncio.Protocol):
         queue = self._queue
         try:
             while queue and not self._closing:
-                item = queue.popleft()
+                item = queue.pop(0)
                 if self._read_paused and len(queue) <= MAX_PIPELINED // 2:
                     self._read_paused = False
                     self.resume_reading()
@@ -433,12 +444,35 @@ class RequestHandler(asyncio.Protocol):
         """True once the client asked to switch protocols (Upgrade/CONNECT)."""
         return self._upgraded
 
-    def take_upgrade(self, reader: Callable[[bytes], None]) -> bytes:
-        """Route further bytes to ``reader``; return what already arrived."""
+    def take_upgrade(
+        self,
+        reader: Callable[[bytes], None],
+        ended: Callable[[BaseException | None], None] | None = None,
+        shutdown: Callable[[], None] | None = None,
+    ) -> bytes:
+        """Route further bytes to ``reader``; return what already arrived.
+
+        ``ended(exc)`` runs once when the input ends: at EOF with ``None``
+        (the transport stays writable; closing it is then the owner's job) or
+        when the connection is lost. ``shutdown()`` runs on ``notify_shutdown``.
+        """
         self._upgrade_reader = reader
+        self._upgrade_ended = ended
+        self._upgrade_shutdown = shutdown
         tail, self._upgrade_tail = self._upgrade_tail, b""
         self.resume_reading()
         return tail
+
+    def _end_upgrade(self, exc: BaseException | None) -> None:
+        ended, self._upgrade_ended = self._upgrade_ended, None
+        if ended is not None:
+            ended(exc)
+
+    def notify_shutdown(self) -> None:
+        """Tell the owner of a switched connection (``take_upgrade``) that the server stops."""
+        shutdown, self._upgrade_shutdown = self._upgrade_shutdown, None
+        if shutdown is not None:
+            shutdown()
 
     def close(self) -> None:
         """Close after buffered output is flushed."""
