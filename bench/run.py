@@ -1,20 +1,26 @@
-"""Benchmark aioweb against aiohttp and a raw httptools ceiling with wrk.
+"""Benchmark aioweb against aiohttp, peers (granian, uvicorn) and a raw ceiling with wrk.
 
 One command::
 
     /work/venv/bin/python bench/run.py --rounds 3 --duration 10
     /work/venv/bin/python bench/run.py --quick                # 1 round, 3 s: smoke run
+    /work/venv/bin/python bench/run.py --connections 64,256   # both, interleaved
     /work/venv/bin/python bench/run.py --routes-scaling       # /user/123 with 10 vs 1,000 routes
-    /work/venv/bin/python bench/run.py --servers aioweb-uvloop,ceiling --scenarios get,json
+    /work/venv/bin/python bench/run.py --servers aioweb-uvloop,granian-rsgi --scenarios get,json
 
-For every round, scenario and server (servers interleaved, their order rotated
-each round) it starts a fresh server pinned to CPU 0, waits until it answers
-the scenario's request correctly, runs a short unmeasured wrk warm-up and then
-``taskset -c 1 wrk -t1 -c64 -d<duration>s --latency``, parses requests/s, p99
-latency, non-2xx responses and socket errors, checks the server still lives
-and answers, and stops it by its PID. Medians go to stdout and are appended to
-bench/RESULTS.md with the date, commit, machine and command. Traffic goes to
-127.0.0.1 only.
+For every round, scenario, connection count and server (interleaved, their
+order rotated each round) it starts a fresh server pinned to CPU 0 in its own
+process group, waits until it answers the scenario's request correctly, runs a
+short unmeasured wrk warm-up and then
+``taskset -c 1 wrk -t1 -c<connections> -d<duration>s --latency``, parses
+requests/s, p99 latency, non-2xx responses and socket errors, checks the
+server still lives and answers, and stops its whole process group (granian's
+supervisor has a worker child). Medians and ratios go to stdout and are
+appended to bench/RESULTS.md with the date, commit, machine and command.
+Traffic goes to 127.0.0.1 only.
+
+Also a library for bench/idle_memory.py and bench/soak.py: ``SERVERS``,
+``start_server``, ``stop``, ``group_rss_kib``, ``parse_wrk``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -34,10 +42,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -55,6 +63,11 @@ class Server:
     name: str
     label: str
     argv: Callable[[int, int], list[str]]  # (port, filler routes) -> command
+    needs: tuple[str, ...] = ()  # importable modules beyond aioweb/aiohttp/uvloop/httptools
+
+    @property
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.needs)
 
 
 def _app(framework: str, loop: str) -> Callable[[int, int], list[str]]:
@@ -75,6 +88,18 @@ def _app(framework: str, loop: str) -> Callable[[int, int], list[str]]:
     return argv
 
 
+def _granian(interface: str) -> Callable[[int, int], list[str]]:
+    def argv(port: int, routes: int) -> list[str]:
+        opts = ["--interface", interface, "--loop", "uvloop", "--port", str(port)]
+        return [PY, str(BENCH / "peer_granian.py"), *opts, "--routes", str(routes)]
+
+    return argv
+
+
+def _starlette(port: int, routes: int) -> list[str]:
+    return [PY, str(BENCH / "peer_starlette.py"), "--port", str(port), "--routes", str(routes)]
+
+
 SERVERS = {
     s.name: s
     for s in (
@@ -82,6 +107,9 @@ SERVERS = {
         Server("aioweb-asyncio", "aioweb (asyncio)", _app("aioweb", "asyncio")),
         Server("aiohttp-asyncio", "aiohttp (asyncio)", _app("aiohttp", "asyncio")),
         Server("aiohttp-uvloop", "aiohttp+uvloop", _app("aiohttp", "uvloop")),
+        Server("granian-rsgi", "granian RSGI", _granian("rsgi"), ("granian",)),
+        Server("granian-asgi", "granian ASGI", _granian("asgi"), ("granian",)),
+        Server("starlette-uvicorn", "starlette+uvicorn", _starlette, ("starlette", "uvicorn")),
         Server(
             "ceiling",
             "ceiling",
@@ -89,21 +117,21 @@ SERVERS = {
         ),
     )
 }
-DEFAULT_SERVERS = [
-    "aioweb-uvloop",
-    "aioweb-asyncio",
-    "aiohttp-asyncio",
-    "aiohttp-uvloop",
-    "ceiling",
-]
+# Every server whose packages are installed: 8 servers x 5 scenarios x 3 rounds
+# at --duration 5 is ~13 min (6.6 s per run measured with 5 servers).
+DEFAULT_SERVERS = list(SERVERS)
 SCALING_SERVERS = ["aioweb-uvloop", "aioweb-asyncio", "aiohttp-uvloop"]
 # (numerator, denominator) pairs shown as ratio columns when both were run
 RATIOS = [
     ("aioweb-uvloop", "aiohttp-uvloop"),
+    ("aioweb-uvloop", "aiohttp-asyncio"),
     ("aioweb-asyncio", "aiohttp-asyncio"),
+    ("aioweb-uvloop", "granian-rsgi"),
     ("aioweb-uvloop", "ceiling"),
     ("aioweb-asyncio", "ceiling"),
 ]
+# the same for median p99 latency (lower is better: <= 1.00 means no worse)
+P99_RATIOS = [("aioweb-uvloop", "aiohttp-asyncio"), ("aioweb-uvloop", "aiohttp-uvloop")]
 
 
 # -------------------------------------------------------------- scenarios
@@ -196,18 +224,24 @@ def parse_wrk(out: str) -> WrkResult:
     return r
 
 
-def wrk_cmd(args: argparse.Namespace, sc: Scenario, port: int, duration: float) -> list[str]:
-    cmd = ["taskset", "-c", args.wrk_cpu, "wrk", "-t1", f"-c{args.connections}"]
-    cmd += [f"-d{duration:g}s", "--latency"]
-    if sc.body_size is not None:
-        cmd += ["-s", str(LUA)]
-    return cmd + [f"http://{HOST}:{port}{sc.path}"]
+def wrk_cmd(
+    cpu: str, conns: int, duration: float, url: str, script: Optional[Path] = None
+) -> list[str]:
+    """``taskset -c <cpu> wrk -t1 -c<conns> -d<duration>s --latency [-s script] url``."""
+    cmd = ["taskset", "-c", cpu, "wrk", "-t1", f"-c{conns}", f"-d{duration:g}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    return cmd + [url]
 
 
-def run_wrk(args: argparse.Namespace, sc: Scenario, port: int, duration: float) -> WrkResult:
+def run_wrk(
+    args: argparse.Namespace, sc: Scenario, port: int, duration: float, conns: int
+) -> WrkResult:
     env = dict(os.environ, BENCH_BODY_SIZE=str(sc.body_size or 0))
+    script = LUA if sc.body_size is not None else None
+    url = f"http://{HOST}:{port}{sc.path}"
     p = subprocess.run(
-        wrk_cmd(args, sc, port, duration),
+        wrk_cmd(args.wrk_cpu, conns, duration, url, script),
         env=env,
         capture_output=True,
         text=True,
@@ -224,6 +258,7 @@ class Run:
     server: str
     scenario: str
     routes: int
+    connections: int
     round: int
     wrk: Optional[WrkResult] = None
     problems: list[str] = field(default_factory=list)  # start/check/crash failures
@@ -269,40 +304,106 @@ def wait_ready(proc: subprocess.Popen, port: int, sc: Scenario, timeout: float) 
     return f"not answering after {timeout:g}s ({last or 'connection refused'})"
 
 
-def stop(proc: subprocess.Popen) -> Optional[int]:
-    """Stop the server by its PID: SIGTERM, then SIGKILL after 5 s."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
+def start_server(
+    server: Server, port: int, routes: int, cpu: str, log: Any, extra: Sequence[str] = ()
+) -> subprocess.Popen:
+    """Start ``server`` (``extra``: more arguments) under ``taskset -c <cpu>`` in a new session.
+
+    taskset execs the server, so ``proc.pid`` is the server's own PID and the
+    ID of a process group holding the server and every process it spawns
+    (granian's worker); all of them inherit the CPU affinity.
+    """
+    return subprocess.Popen(
+        ["taskset", "-c", cpu, *server.argv(port, routes), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        start_new_session=True,
+    )
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``, from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            pids.append(int(entry.name))
+    return pids
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of ``pid`` in KiB (0 if it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def group_rss_kib(pgid: int) -> int:
+    """Summed VmRSS of the live processes in group ``pgid`` (granian: supervisor + worker)."""
+    return sum(rss_kib(pid) for pid in group_pids(pgid))
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop(proc: subprocess.Popen, grace: float = 5.0) -> Optional[int]:
+    """Stop the process group ``start_server`` made: SIGTERM, SIGKILL after ``grace`` s.
+
+    Signals go to that group only (its ID is the leader's PID, which cannot be
+    reused while the leader is unreaped or the group has members). Returns the
+    leader's exit code; on return no live process of the group is left.
+    """
+    pgid = proc.pid
+    deadline = time.monotonic() + grace
+    if proc.poll() is None or group_pids(pgid):
+        _signal_group(pgid, signal.SIGTERM)
+    while time.monotonic() < deadline and (proc.poll() is None or group_pids(pgid)):
+        time.sleep(0.05)
+    if proc.poll() is None or group_pids(pgid):
+        _signal_group(pgid, signal.SIGKILL)
+        proc.wait(5)
     return proc.returncode
 
 
 def one_run(
-    args: argparse.Namespace, logdir: Path, rnd: int, server: Server, sc: Scenario, routes: int
+    args: argparse.Namespace,
+    logdir: Path,
+    rnd: int,
+    server: Server,
+    sc: Scenario,
+    routes: int,
+    conns: int,
 ) -> Run:
-    run = Run(server.name, sc.name, routes, rnd)
+    run = Run(server.name, sc.name, routes, conns, rnd)
     port = free_port()
-    logpath = logdir / f"r{rnd}-{server.name}-{sc.name}-{routes}.log"
+    logpath = logdir / f"r{rnd}-{server.name}-{sc.name}-{routes}-c{conns}.log"
     with open(logpath, "wb") as log:
-        proc = subprocess.Popen(
-            ["taskset", "-c", args.server_cpu, *server.argv(port, routes)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=REPO,
-        )
+        proc = start_server(server, port, routes, args.server_cpu, log)
         try:
             problem = wait_ready(proc, port, sc, timeout=20)
             if problem:
                 run.problems.append(problem)
             if proc.poll() is None:  # a live server is loaded even if its check failed
                 if args.warmup > 0:
-                    run_wrk(args, sc, port, args.warmup)
-                run.wrk = run_wrk(args, sc, port, args.duration)
+                    run_wrk(args, sc, port, args.warmup, conns)
+                run.wrk = run_wrk(args, sc, port, args.duration, conns)
                 if proc.poll() is not None:
                     run.problems.append(f"server died under load (exit code {proc.returncode})")
                 elif not problem:
@@ -393,40 +494,121 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+Key = tuple[str, str, int, int]  # server, scenario, filler routes, connections
+
+
 def main_table(
-    cells: dict[tuple[str, str, int], Cell], servers: list[str], scenarios: list[str], routes: int
+    cells: dict[Key, Cell], servers: list[str], scenarios: list[str], routes: int, conns: int
 ) -> str:
-    pairs = [(a, b) for a, b in RATIOS if a in servers and b in servers]
+    """Median req/s and p99 per scenario (rows) and server (columns)."""
     header = ["scenario", *(SERVERS[s].label for s in servers)]
-    header += [f"{SERVERS[a].label} / {SERVERS[b].label}" for a, b in pairs]
     rows = []
     for sc in scenarios:
+        rows.append(
+            [SCENARIOS[sc].label, *(cells[(s, sc, routes, conns)].render() for s in servers)]
+        )
+    return table(header, rows)
+
+
+def ratios_table(
+    cells: dict[Key, Cell], servers: list[str], scenarios: list[str], routes: int, conns: int
+) -> str:
+    """RATIOS of median req/s, then P99_RATIOS of median p99, for the pairs that ran."""
+    pairs = [(a, b) for a, b in RATIOS if a in servers and b in servers]
+    p99_pairs = [(a, b) for a, b in P99_RATIOS if a in servers and b in servers]
+    header = ["scenario", *(f"{SERVERS[a].label} / {SERVERS[b].label}" for a, b in pairs)]
+    header += [f"p99: {SERVERS[a].label} / {SERVERS[b].label}" for a, b in p99_pairs]
+    rows = []
+    for sc in scenarios:
+        cell = {s: cells[(s, sc, routes, conns)] for s in servers}
         row = [SCENARIOS[sc].label]
-        row += [cells[(s, sc, routes)].render() for s in servers]
-        row += [ratio(cells[(a, sc, routes)].rps, cells[(b, sc, routes)].rps) for a, b in pairs]
+        row += [ratio(cell[a].rps, cell[b].rps) for a, b in pairs]
+        row += [ratio(cell[a].p99, cell[b].p99) for a, b in p99_pairs]
         rows.append(row)
     return table(header, rows)
 
 
-def scaling_table(cells: dict[tuple[str, str, int], Cell], servers: list[str]) -> str:
+def connections_table(
+    cells: dict[Key, Cell],
+    servers: list[str],
+    scenarios: list[str],
+    routes: int,
+    conns: list[int],
+) -> str:
+    """Median req/s at each further connection count divided by that at the first."""
+    base = conns[0]
+    header = ["scenario", "connections", *(SERVERS[s].label for s in servers)]
+    rows = []
+    for sc in scenarios:
+        for c in conns[1:]:
+            row = [SCENARIOS[sc].label, f"{c} / {base}"]
+            row += [
+                ratio(cells[(s, sc, routes, c)].rps, cells[(s, sc, routes, base)].rps)
+                for s in servers
+            ]
+            rows.append(row)
+    return table(header, rows)
+
+
+def scaling_table(cells: dict[Key, Cell], servers: list[str], conns: int) -> str:
     header = ["server", "GET /user/123, 10 routes", "GET /user/123, 1,000 routes", "1,000 / 10"]
     rows = []
     for s in servers:
-        few, many = cells[(s, "user", 10)], cells[(s, "user", 1000)]
+        few, many = cells[(s, "user", 10, conns)], cells[(s, "user", 1000, conns)]
         rows.append([SERVERS[s].label, few.render(), many.render(), ratio(many.rps, few.rps)])
     return table(header, rows)
 
 
-def errors_section(cells: dict[tuple[str, str, int], Cell]) -> str:
+def report_body(args: argparse.Namespace, cells: dict[Key, Cell]) -> str:
+    """The tables: one section per connection count, plus connection scaling."""
+    servers, scenarios, conns = args.server_names, args.scenario_names, args.connections
+    out = []
+    for c in conns:
+        if len(conns) > 1:
+            out.append(f"### {c} connections\n")
+        if args.routes_scaling:
+            out.append(scaling_table(cells, servers, c) + "\n")
+            continue
+        out.append(main_table(cells, servers, scenarios, 1000, c) + "\n")
+        if not any(a in servers and b in servers for a, b in RATIOS + P99_RATIOS):
+            continue
+        out.append(
+            "Ratios of median req/s (higher is better for the first server); "
+            "p99 columns: ratio of median p99 latency (lower is better):\n"
+        )
+        out.append(ratios_table(cells, servers, scenarios, 1000, c) + "\n")
+    if len(conns) > 1:
+        routes = [10, 1000] if args.routes_scaling else [1000]
+        for n in routes:
+            out.append(
+                f"### Connection scaling: median req/s at N connections / at {conns[0]}"
+                + (f" ({n} routes)" if args.routes_scaling else "")
+                + "\n"
+            )
+            out.append(connections_table(cells, servers, scenarios, n, conns) + "\n")
+    return "\n".join(out)
+
+
+def errors_section(cells: dict[Key, Cell]) -> str:
     rows = []
-    for (s, sc, routes), cell in cells.items():
+    for (s, sc, routes, conns), cell in cells.items():
         if cell.flagged:
-            rows.append([SERVERS[s].label, SCENARIOS[sc].label, str(routes), cell.errors()])
+            row = [SERVERS[s].label, SCENARIOS[sc].label, str(routes), str(conns), cell.errors()]
+            rows.append(row)
     if not rows:
         return "Errors: none (no non-2xx responses, no socket errors, no crashes).\n"
     out = [
         "Errors (⚠ above; summed over rounds):\n",
-        table(["server", "scenario", "routes", "non-2xx / socket errors / failed runs"], rows),
+        table(
+            [
+                "server",
+                "scenario",
+                "routes",
+                "connections",
+                "non-2xx / socket errors / failed runs",
+            ],
+            rows,
+        ),
         "",
     ]
     # each distinct symptom once, with the first traceback from the server log
@@ -474,7 +656,7 @@ def sh(cmd: list[str]) -> str:
         return "?"
 
 
-def machine_info() -> str:
+def machine_info(servers: list[str]) -> str:
     cpu = "?"
     try:
         for ln in Path("/proc/cpuinfo").read_text().splitlines():
@@ -483,12 +665,14 @@ def machine_info() -> str:
                 break
     except OSError:
         pass
+    dists = ["aiohttp", "uvloop", "httptools"]
+    dists += sorted({m for s in servers for m in SERVERS[s].needs})
     versions = []
-    for mod in ("aiohttp", "uvloop", "httptools"):
+    for dist in dists:
         try:
-            versions.append(f"{mod} {__import__(mod).__version__}")
-        except ImportError:
-            versions.append(f"{mod} missing")
+            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{dist} missing")
     commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     dirty = sh(["git", "--no-optional-locks", "-C", str(REPO), "status", "--porcelain"])
     changed = [ln for ln in dirty.splitlines() if not ln[3:].startswith("bench/")]
@@ -517,6 +701,17 @@ def loadavg() -> str:
 # ------------------------------------------------------------------- main
 
 
+def parse_connections(value: str) -> list[int]:
+    """``64`` or ``64,256``: distinct positive counts, in the order given."""
+    try:
+        counts = [int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of integers: {value!r}")
+    if any(c < 1 for c in counts) or len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"need distinct positive counts: {value!r}")
+    return counts
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -525,12 +720,20 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured wrk seconds first")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 3 s, no warm-up")
-    p.add_argument("--servers", help=f"comma list of {', '.join(SERVERS)}")
+    p.add_argument(
+        "--servers",
+        help=f"comma list of {', '.join(SERVERS)} (default: all whose packages are installed)",
+    )
     p.add_argument("--scenarios", help=f"comma list of {', '.join(SCENARIOS)}")
     p.add_argument(
         "--routes-scaling", action="store_true", help="GET /user/123, 10 vs 1,000 routes"
     )
-    p.add_argument("--connections", type=int, default=64)
+    p.add_argument(
+        "--connections",
+        type=parse_connections,
+        default=[64],
+        help="wrk connections, one count or a comma list measured in the same run (64,256)",
+    )
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--wrk-cpu", default="1")
     p.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
@@ -548,29 +751,40 @@ def parse_args() -> argparse.Namespace:
     args.server_names = pick(
         args.servers, SERVERS, SCALING_SERVERS if args.routes_scaling else DEFAULT_SERVERS
     )
+    missing = [s for s in args.server_names if not SERVERS[s].available]
+    if args.servers and missing:
+        p.error(f"{missing} need {', '.join(n for s in missing for n in SERVERS[s].needs)}")
+    if missing:
+        print(f"skipping {', '.join(missing)}: packages not installed", file=sys.stderr)
+        args.server_names = [s for s in args.server_names if s not in missing]
     args.scenario_names = (
         ["user"] if args.routes_scaling else pick(args.scenarios, SCENARIOS, list(SCENARIOS))
     )
     return args
 
 
-def main() -> int:
-    args = parse_args()
-    for tool in ("wrk", "taskset"):
-        if not sh(["which", tool]):
-            sys.exit(f"{tool} not found (apt-get install -y wrk util-linux)")
-    command = " ".join(shlex.quote(a) for a in [PY, *sys.argv])
+def progress(run: Run, args: argparse.Namespace, done: int, total: int) -> str:
+    """One line per finished run: req/s, p99, errors, problems."""
+    w = run.wrk
+    desc = f"{w.rps:,.0f} req/s p99 {fmt_ms(w.p99_ms)}" if w and w.rps is not None else "no result"
+    if w and (w.non2xx or w.sock_total):
+        desc += f" non-2xx {w.non2xx} socket {w.sock}"
+    if run.problems:
+        desc += " PROBLEM: " + "; ".join(run.problems)
+    label = SERVERS[run.server].label
+    if args.routes_scaling:
+        label += f" [{run.routes} routes]"
+    if len(args.connections) > 1:
+        label += f" -c{run.connections}"
+    sc = SCENARIOS[run.scenario].label
+    return f"[{done}/{total}] round {run.round} {sc:<18} {label:<28} {desc}"
+
+
+def run_all(args: argparse.Namespace, logdir: Path) -> dict[Key, Cell]:
+    """Every round x scenario x (server, routes, connections), the combos rotated per round."""
     routes_list = [10, 1000] if args.routes_scaling else [1000]
-    logdir = Path(tempfile.mkdtemp(prefix="aioweb-bench-"))
-    started = dt.datetime.now().astimezone()
-    load_before = loadavg()
-    cells: dict[tuple[str, str, int], Cell] = {
-        (s, sc, n): Cell([])
-        for s in args.server_names
-        for sc in args.scenario_names
-        for n in routes_list
-    }
-    combos = [(s, n) for s in args.server_names for n in routes_list]
+    combos = [(s, n, c) for c in args.connections for s in args.server_names for n in routes_list]
+    cells = {(s, sc, n, c): Cell([]) for sc in args.scenario_names for s, n, c in combos}
     total = args.rounds * len(args.scenario_names) * len(combos)
     print(f"{total} runs of {args.duration:g}s; server logs and runs.json in {logdir}", flush=True)
     done = 0
@@ -578,32 +792,21 @@ def main() -> int:
         shift = (rnd - 1) % len(combos)  # rotate so no server always goes first
         order = combos[shift:] + combos[:shift]
         for sc in args.scenario_names:
-            for s, n in order:
+            for s, n, c in order:
                 done += 1
-                run = one_run(args, logdir, rnd, SERVERS[s], SCENARIOS[sc], n)
-                cells[(s, sc, n)].runs.append(run)
-                w = run.wrk
-                desc = (
-                    f"{w.rps:,.0f} req/s p99 {fmt_ms(w.p99_ms)}"
-                    if w and w.rps is not None
-                    else "no result"
-                )
-                if w and (w.non2xx or w.sock_total):
-                    desc += f" non-2xx {w.non2xx} socket {w.sock}"
-                if run.problems:
-                    desc += " PROBLEM: " + "; ".join(run.problems)
-                label = SERVERS[s].label + (f" [{n} routes]" if args.routes_scaling else "")
-                print(
-                    f"[{done}/{total}] round {rnd} {SCENARIOS[sc].label:<18} {label:<28} {desc}",
-                    flush=True,
-                )
+                run = one_run(args, logdir, rnd, SERVERS[s], SCENARIOS[sc], n, c)
+                cells[(s, sc, n, c)].runs.append(run)
+                print(progress(run, args, done, total), flush=True)
+    return cells
 
-    finished = dt.datetime.now().astimezone()
+
+def save_raw(cells: dict[Key, Cell], logdir: Path) -> None:
     raw = [
         {
             "server": r.server,
             "scenario": r.scenario,
             "routes": r.routes,
+            "connections": r.connections,
             "round": r.round,
             "problems": r.problems,
             **({k: v for k, v in vars(r.wrk).items() if k != "raw"} if r.wrk else {}),
@@ -612,23 +815,36 @@ def main() -> int:
         for r in c.runs
     ]
     (logdir / "runs.json").write_text(json.dumps(raw, indent=1))
+
+
+def main() -> int:
+    args = parse_args()
+    for tool in ("wrk", "taskset"):
+        if not sh(["which", tool]):
+            sys.exit(f"{tool} not found (apt-get install -y wrk util-linux)")
+    command = " ".join(shlex.quote(a) for a in [PY, *sys.argv])
+    logdir = Path(tempfile.mkdtemp(prefix="aioweb-bench-"))
+    started = dt.datetime.now().astimezone()
+    load_before = loadavg()
+    cells = run_all(args, logdir)
+    finished = dt.datetime.now().astimezone()
+    save_raw(cells, logdir)
     if args.routes_scaling:
         title = "Routes scaling: GET /user/123 behind 10 vs 1,000 other routes"
-        body = scaling_table(cells, args.server_names)
     else:
         title = "Throughput and latency" + (" (--quick smoke run)" if args.quick else "")
-        body = main_table(cells, args.server_names, args.scenario_names, 1000)
+    conns = ",".join(map(str, args.connections))
     report = (
         f"## {started:%Y-%m-%d %H:%M %Z}: {title}\n\n"
         f"`{command}`\n\n"
-        + machine_info()
+        + machine_info(args.server_names)
         + f"- {args.rounds} round(s) × {args.duration:g} s per cell (+{args.warmup:g} s warm-up), "
-        f"wrk -t1 -c{args.connections} on CPU {args.wrk_cpu}, server on CPU {args.server_cpu}; "
+        f"wrk -t1 -c{conns} on CPU {args.wrk_cpu}, server on CPU {args.server_cpu}; "
         f"load average {load_before} before, {loadavg()} after; "
         f"took {(finished - started).total_seconds() / 60:.1f} min\n\n"
         f"Cells: median req/s · median p99 latency over the rounds that ran cleanly; ⚠ = a round had errors.\n\n"
-        + body
-        + "\n\n"
+        + report_body(args, cells)
+        + "\n"
         + errors_section(cells)
     )
     print("\n" + report)
