@@ -3,18 +3,21 @@
 ``FileResponse(path)`` answers with a file, honouring conditional requests
 (RFC 9110 section 13: ``If-Match``, ``If-Unmodified-Since``,
 ``If-None-Match``, ``If-Modified-Since``) and range requests (section 14:
-``Range`` and ``If-Range``). The file is opened and stat'ed once, in the
-default executor, with ``O_NONBLOCK`` so a FIFO put in its place cannot block
-a worker thread; anything that is not a regular file answers 404.
+``Range`` and ``If-Range``). The file is opened and fstat'ed once, in the
+default executor, and served from that descriptor; anything that is not a
+regular file answers 404. How files are opened and their bytes sent
+(``os.sendfile`` on plain sockets of both loops, chunks otherwise) is
+``_file_io``'s business.
 
-Body transfer, in order of preference:
-
-* files up to ``_SMALL_FILE`` bytes are read in the same executor job that
-  opens them and leave with the head in one write;
-* on a plain TCP transport of the stock asyncio loop, ``loop.sendfile``
-  (``os.sendfile``: no copy through user space);
-* otherwise (TLS, uvloop, ``AIOWEB_NOSENDFILE=1``) chunks of ``chunk_size``
-  read in the executor and written with back-pressure.
+Pre-compressed siblings: when the client accepts ``br`` or ``gzip`` and
+``<file>.br`` or ``<file>.gz`` is a regular file beside the file, the
+sibling is sent instead, with ``Content-Encoding``, the file's own
+``Content-Type``, ``Vary: Accept-Encoding`` and the sibling's validators;
+ranges then count bytes of the encoded sibling. A response with
+``enable_compression()`` and no sibling sends ``Content-Length`` and uses
+the fast path unless ``StreamResponse`` negotiates a coding; then the body
+goes in chunks through ``StreamResponse.write``, which encodes it (a single
+range is never encoded: its ``Content-Range`` counts unencoded bytes).
 
 Multiple ranges are answered with ``multipart/byteranges``; more than
 ``MAX_RANGES`` ranges, or ranges whose total exceeds the file size
@@ -22,17 +25,16 @@ Multiple ranges are answered with ``multipart/byteranges``; more than
 file with 200, as RFC 9110 section 14.2 allows. A syntactically malformed
 ``bytes=`` range answers 416, like aiohttp; an unknown range unit is ignored.
 
-Path confinement (``StaticResource``): see ``_resolve_under_root``. A request
-name is rejected before touching the file system if it holds NUL, a
-backslash, a ``..`` segment or an absolute path; the joined path is then
-resolved (symlinks followed) and must lie under the resolved root unless
-``follow_symlinks=True``, in which case the lexically normalised path must.
-Every ``OSError`` while resolving answers 403 or 404, never 500.
+Path confinement (``StaticResource``): a request name is rejected before
+touching the file system if it holds NUL, a backslash, a ``..`` segment or an
+absolute path. The joined name is then opened, and unless
+``follow_symlinks=True`` the open descriptor itself must lie under the
+resolved root (``_file_io.open_path``): no check-then-open race. Every
+``OSError`` while opening answers 403 or 404, never 500.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import html
@@ -41,15 +43,18 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from email.utils import formatdate
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 from urllib.parse import quote
 
 from yarl import URL
 
-from . import hdrs
+from . import _file_io, hdrs
+from ._compression import add_vary
+from ._file_io import Opened, accepted_codings, adopt, in_executor, open_file, open_path
 from ._http_writer import StreamWriter
 from .typedefs import LooseHeaders, PathLike
 from .web_exceptions import HTTPForbidden, HTTPNotFound
@@ -63,11 +68,6 @@ if TYPE_CHECKING:
 __all__ = ("FileResponse", "StaticResource")
 
 MAX_RANGES = 16
-# Below this size, reading the file in the opening executor job and sending
-# it with the head in one write beats a second executor hop or a sendfile
-# call (one syscall and one packet instead of two of each).
-_SMALL_FILE = 64 * 1024
-_NOSENDFILE = bool(os.environ.get("AIOWEB_NOSENDFILE"))
 _RANGE_SPEC_RE = re.compile(r"(\d*)-(\d*)")
 _ENCODING_TYPES = {
     "gzip": "application/gzip",
@@ -76,33 +76,8 @@ _ENCODING_TYPES = {
     "xz": "application/x-xz",
     "compress": "application/x-compress",
 }
-
-
-class _Opened(NamedTuple):
-    """An open regular file, its stat, and its bytes when small."""
-
-    fobj: BinaryIO
-    st: os.stat_result
-    data: Optional[bytes]
-
-
-def _open_file(path: Path) -> _Opened:
-    """Open ``path`` read-only if it is a regular file (runs in the executor).
-
-    Raises ``FileNotFoundError`` for anything else (directory, FIFO, device),
-    so the caller cannot be made to block on or serve a special file.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise FileNotFoundError(f"{path} is not a regular file")
-        fobj = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-    data = fobj.read() if st.st_size <= _SMALL_FILE else None
-    return _Opened(fobj, st, data)
+# (multipart prefix, start, end exclusive) of each body part
+_Parts = list[tuple[bytes, int, int]]
 
 
 def _parse_ranges(value: str, size: int) -> Optional[list[tuple[int, int]]]:
@@ -156,9 +131,10 @@ class FileResponse(StreamResponse):
     The file is opened at ``prepare()``; a missing file answers 404 and an
     unreadable one 403, with an empty body. ``prepare()`` sends the whole
     response (head and body), so the object works both returned from a
-    handler and prepared by hand. Guarantees: never more than ``chunk_size``
-    bytes of the file in memory (``_SMALL_FILE`` for small files), and the
-    body is exactly ``Content-Length`` bytes.
+    handler and prepared by hand. Guarantees: never more than two
+    ``chunk_size`` chunks of the file in memory (the whole file when under
+    64 KiB), the body is exactly ``Content-Length`` bytes, and the
+    descriptor is closed on every path (errors and disconnects included).
     """
 
     _default_cork = True  # the seed: static file handlers work in CORK mode
@@ -174,6 +150,17 @@ class FileResponse(StreamResponse):
         super().__init__(status=status, reason=reason, headers=headers)
         self._path = Path(path)
         self._chunk_size = chunk_size
+        self._opened: Optional[Opened] = None
+        self._release: Optional[weakref.finalize[Any, Any]] = None
+
+    def _adopt(self, opened: Opened) -> None:
+        """Serve ``opened`` (already checked) instead of opening ``path``.
+
+        The response owns it: closed once sent, or when the response is
+        collected without being sent.
+        """
+        self._opened = opened
+        self._release = weakref.finalize(self, opened.close)
 
     def _send_head_early(self) -> bool:
         return False
@@ -190,20 +177,25 @@ class FileResponse(StreamResponse):
         """Open the file, evaluate preconditions and ranges, send everything."""
         if self._eof_sent or self._writer is not None:
             return await super().prepare(request)
-        loop = asyncio.get_running_loop()
-        try:
-            opened = await loop.run_in_executor(None, _open_file, self._path)
-        except PermissionError:
-            return await self._send_empty(request, HTTPForbidden.status_code)
-        except (OSError, ValueError):
-            return await self._send_empty(request, HTTPNotFound.status_code)
+        opened, self._opened = self._opened, None
+        if opened is None:
+            codings = accepted_codings(request.headers.get(hdrs.ACCEPT_ENCODING))
+            try:
+                opened = await in_executor(open_file, self._path, codings)
+            except PermissionError:
+                return await self._send_empty(request, HTTPForbidden.status_code)
+            except (OSError, ValueError):
+                return await self._send_empty(request, HTTPNotFound.status_code)
         try:
             return await self._respond(request, opened)
         finally:
-            opened.fobj.close()
+            opened.close()
+            if self._release is not None:
+                self._release.detach()
 
     async def _send_empty(self, request: BaseRequest, status: int) -> Optional[StreamWriter]:
         self.set_status(status)
+        self._compression = False  # nothing to encode; Vary, if due, is already set
         self.content_length = 0
         writer = await super().prepare(request)
         await self.write_eof()
@@ -242,49 +234,63 @@ class FileResponse(StreamResponse):
         date = request.if_range
         return date is not None and int(date.timestamp()) == mtime
 
-    async def _respond(self, request: BaseRequest, opened: _Opened) -> Optional[StreamWriter]:
+    def _set_validators(self, opened: Opened) -> tuple[str, int]:
+        """ETag, Last-Modified, Accept-Ranges and Vary; returns (etag, mtime)."""
         st = opened.st
-        size = st.st_size
         mtime = int(st.st_mtime)
-        etag = f"{st.st_mtime_ns:x}-{size:x}"
+        etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+        if opened.coding is not None:  # never the same tag as another representation
+            etag = f"{etag}-{opened.coding}"
         headers = self._headers
         headers.setdefault(hdrs.ETAG, f'"{etag}"')
         headers.setdefault(hdrs.LAST_MODIFIED, formatdate(mtime, usegmt=True))
         headers.setdefault(hdrs.ACCEPT_RANGES, "bytes")
-        if self._status == 200:
-            status = self._precondition_status(request, etag, mtime)
-            if status is not None:
-                return await self._send_empty(request, status)
-        ctype = headers.get(hdrs.CONTENT_TYPE)
+        if opened.coding is not None or self._compression:
+            # The representation depends on Accept-Encoding (304s included).
+            vary = add_vary(headers, hdrs.ACCEPT_ENCODING)
+            if vary is not None:
+                headers[hdrs.VARY] = vary
+        if opened.coding is not None:
+            self._compression = False  # already encoded: never twice
+        return etag, mtime
+
+    def _content_type(self) -> str:
+        ctype = self._headers.get(hdrs.CONTENT_TYPE)
         if ctype is None:
             guessed, encoding = mimetypes.guess_type(self._path.name)
             if encoding:
                 guessed = _ENCODING_TYPES.get(encoding, "application/octet-stream")
-            ctype = guessed or "application/octet-stream"
-            headers[hdrs.CONTENT_TYPE] = ctype
+            ctype = self._headers[hdrs.CONTENT_TYPE] = guessed or "application/octet-stream"
+        return ctype
+
+    async def _respond(self, request: BaseRequest, opened: Opened) -> Optional[StreamWriter]:
+        etag, mtime = self._set_validators(opened)
+        if self._status == 200:
+            status = self._precondition_status(request, etag, mtime)
+            if status is not None:
+                return await self._send_empty(request, status)
+        if opened.coding is not None:
+            self._headers[hdrs.CONTENT_ENCODING] = opened.coding
+        ctype = self._content_type()
+        size = opened.st.st_size
         ranges: Optional[list[tuple[int, int]]] = None
         if self._status == 200 and self._range_applies(request, etag, mtime):
             ranges = _parse_ranges(request.headers[hdrs.RANGE], size)
-        if ranges is None:
-            parts = [(b"", 0, size)]
-            trailer = b""
-        elif not ranges:
-            headers[hdrs.CONTENT_RANGE] = f"bytes */{size}"
-            return await self._send_empty(request, 416)
-        elif len(ranges) == 1:
-            start, end = ranges[0]
-            self.set_status(206)
-            headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{end - 1}/{size}"
-            parts = [(b"", start, end)]
-            trailer = b""
-        else:
-            parts, trailer = self._byteranges(ranges, size, ctype)
-        self.content_length = sum(len(pre) + end - start for pre, start, end in parts) + len(
-            trailer
-        )
+            if ranges == []:
+                self._headers[hdrs.CONTENT_RANGE] = f"bytes */{size}"
+                return await self._send_empty(request, 416)
+        parts, trailer = self._plan(ranges, size, ctype)
+        body = sum(len(pre) + end - start for pre, start, end in parts)
+        self.content_length = body + len(trailer)
         writer = await super().prepare(request)
         assert writer is not None
-        if not writer.suppress_body:
+        if writer.suppress_body:
+            pass
+        elif self._compressor is not None:  # StreamResponse encodes: go through write()
+            for prefix, start, end in parts:
+                await self.write(prefix)
+                await self._stream_range(opened, start, end - start)
+        else:
             for prefix, start, end in parts:
                 if prefix:
                     writer.write_nowait(prefix)
@@ -292,9 +298,22 @@ class FileResponse(StreamResponse):
         await self.write_eof(trailer)
         return writer
 
+    def _plan(
+        self, ranges: Optional[list[tuple[int, int]]], size: int, ctype: str
+    ) -> tuple[_Parts, bytes]:
+        """Body parts and trailer for no range, one range, or several."""
+        if ranges is None:
+            return [(b"", 0, size)], b""
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            self.set_status(206)
+            self._headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{end - 1}/{size}"
+            return [(b"", start, end)], b""
+        return self._byteranges(ranges, size, ctype)
+
     def _byteranges(
         self, ranges: list[tuple[int, int]], size: int, ctype: str
-    ) -> tuple[list[tuple[bytes, int, int]], bytes]:
+    ) -> tuple[_Parts, bytes]:
         boundary = secrets.token_hex(16)
         self.set_status(206)
         self._headers[hdrs.CONTENT_TYPE] = f"multipart/byteranges; boundary={boundary}"
@@ -309,42 +328,27 @@ class FileResponse(StreamResponse):
         return parts, f"\r\n--{boundary}--\r\n".encode("latin-1")
 
     async def _send_range(
-        self, request: BaseRequest, writer: StreamWriter, opened: _Opened, offset: int, count: int
+        self, request: BaseRequest, writer: StreamWriter, opened: Opened, offset: int, count: int
     ) -> None:
         """Send ``count`` bytes of the file from ``offset``."""
         if count <= 0:
             return
         if opened.data is not None:
-            await writer.write(opened.data[offset : offset + count])
-            return
-        loop = asyncio.get_running_loop()
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("Connection lost")
-        # Only the stock selector transport sends natively; uvloop and TLS
-        # transports lack the marker and take the chunked path.
-        mode = getattr(transport, "_sendfile_compatible", None)
-        if not _NOSENDFILE and getattr(mode, "name", "") == "TRY_NATIVE":
-            writer.flush_head()
-            try:
-                sent = await loop.sendfile(transport, opened.fobj, offset, count, fallback=False)
-            except asyncio.SendfileNotAvailableError:
-                pass  # raised only before the first byte: fall through
-            else:
-                writer.buffer_size += sent
-                writer.output_size += sent
-                return
-        await self._send_chunks(writer, opened.fobj, offset, count)
-
-    async def _send_chunks(self, writer: StreamWriter, fobj: BinaryIO, offset: int, count: int) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, fobj.seek, offset)
-        while count > 0:
-            chunk = await loop.run_in_executor(None, fobj.read, min(self._chunk_size, count))
-            if not chunk:
+            chunk = opened.data[offset : offset + count]
+            if len(chunk) != count:
                 raise ConnectionResetError("File shrank while being sent")
-            count -= len(chunk)
             await writer.write(chunk)
+            return
+        await _file_io.send_file(
+            request.transport, writer, opened.fobj, offset, count, self._chunk_size
+        )
+
+    async def _stream_range(self, opened: Opened, offset: int, count: int) -> None:
+        """Send ``count`` bytes from ``offset`` through ``write()`` (so they are encoded)."""
+        if opened.data is not None:
+            await self.write(opened.data[offset : offset + count])
+        elif count > 0:
+            await _file_io.send_chunks(opened.fobj, offset, count, self._chunk_size, self.write)
 
 
 # -- static directories --
@@ -364,34 +368,47 @@ def _safe_parts(filename: str) -> Optional[list[str]]:
     return parts
 
 
-def _resolve_under_root(root: Path, parts: list[str], follow_symlinks: bool) -> Path:
-    """Resolve ``root/parts`` to an existing path under ``root`` (runs in the executor).
+def _open_static(
+    root: Path, parts: list[str], confine: bool, codings: Sequence[str] = ()
+) -> tuple[str, Union[Opened, int]]:
+    """Open ``root/parts`` (runs in the executor): an ``Opened`` file or a directory's fd.
 
-    Raises ``HTTPNotFound`` if it does not exist or escapes the root, and
-    ``HTTPForbidden`` if permission is denied; never lets ``OSError`` out.
+    The caller owns the result (closes the ``Opened``, or the fd). Raises
+    ``HTTPNotFound`` if it does not exist, escapes the root (``confine``), or
+    is neither a regular file nor a directory; ``HTTPForbidden`` if
+    permission is denied; never lets ``OSError`` out.
     """
-    joined = root.joinpath(*parts)
+    path = os.fspath(root.joinpath(*parts))
+    limit = root if confine else None
     try:
-        if follow_symlinks:
-            if not Path(os.path.normpath(joined)).is_relative_to(root):
-                raise HTTPNotFound()
-            resolved = joined.resolve(strict=True)
-        else:
-            resolved = joined.resolve(strict=True)
-            if not resolved.is_relative_to(root):
-                raise HTTPNotFound()
+        fd, st = open_path(path, limit)
+        if stat.S_ISDIR(st.st_mode):
+            return path, fd
+        return path, adopt(fd, st, path, codings, limit)
     except PermissionError:
         raise HTTPForbidden() from None
-    except (OSError, RuntimeError, ValueError):
+    except (OSError, ValueError):
         raise HTTPNotFound() from None
-    return resolved
+
+
+def _digest(opened: Opened) -> str:
+    """URL-safe base64 SHA-256 of the file, read in 64 KiB chunks."""
+    digest = hashlib.sha256()
+    if opened.data is not None:
+        digest.update(opened.data)
+    else:
+        while chunk := opened.fobj.read(64 * 1024):
+            digest.update(chunk)
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii")
 
 
 class StaticResource(PrefixResource):
     """Files under ``directory`` served at ``prefix``; GET and HEAD only.
 
-    ``resolve`` only checks the prefix (O(1)); the name is confined when the
-    route's handler runs, so a bad name answers 403/404 without trying later
+    ``resolve`` only checks the prefix (O(1)); the handler then opens and
+    confines the name in one executor job (open, fstat, descriptor check,
+    sibling lookup, small-file read) and hands the open file to a
+    ``FileResponse``, so a bad name answers 403/404 without trying later
     resources. ``url_for(filename=...)`` builds links, with ``?v=<sha256>``
     of the content when ``append_version`` (computed once per mtime and size).
     """
@@ -426,7 +443,7 @@ class StaticResource(PrefixResource):
         self._show_index = show_index
         self._follow_symlinks = follow_symlinks
         self._append_version = append_version
-        self._versions: dict[Path, tuple[int, int, str]] = {}
+        self._versions: dict[str, tuple[int, int, str]] = {}
         self._routes = {
             method: ResourceRoute(method, self._handle, expect_handler=expect_handler, resource=self)
             for method in (hdrs.METH_GET, hdrs.METH_HEAD)
@@ -468,22 +485,31 @@ class StaticResource(PrefixResource):
         return url
 
     def _version_of(self, name: str) -> Optional[str]:
+        """The content hash of ``name``; None if it is not a file under the root.
+
+        Hashes on the calling thread, once per (path, mtime, size).
+        """
         parts = _safe_parts(name)
         if parts is None:
             return None
         try:
-            path = _resolve_under_root(self._directory, parts, self._follow_symlinks)
-            st = path.stat()
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            cached = self._versions.get(path)
-            if cached is not None and cached[:2] == (st.st_mtime_ns, st.st_size):
-                return cached[2]
-            digest = hashlib.sha256(path.read_bytes()).digest()
-        except (HTTPNotFound, HTTPForbidden, OSError):
+            path, opened = _open_static(self._directory, parts, not self._follow_symlinks)
+        except (HTTPNotFound, HTTPForbidden):
             return None
-        version = base64.urlsafe_b64encode(digest).decode("ascii")
-        self._versions[path] = (st.st_mtime_ns, st.st_size, version)
+        if isinstance(opened, int):
+            os.close(opened)
+            return None
+        try:
+            key = (opened.st.st_mtime_ns, opened.st.st_size)
+            cached = self._versions.get(path)
+            if cached is not None and cached[:2] == key:
+                return cached[2]
+            version = _digest(opened)
+        except OSError:
+            return None
+        finally:
+            opened.close()
+        self._versions[path] = (*key, version)
         return version
 
     async def resolve(
@@ -507,31 +533,42 @@ class StaticResource(PrefixResource):
         parts = _safe_parts(filename)
         if parts is None:
             raise HTTPForbidden()
-        loop = asyncio.get_running_loop()
-        path, is_dir = await loop.run_in_executor(None, self._locate, parts)
-        if is_dir:
+        codings = accepted_codings(request.headers.get(hdrs.ACCEPT_ENCODING))
+        found = await in_executor(self._lookup, parts, codings)
+        if isinstance(found, str):
+            return Response(text=found, content_type="text/html")
+        path, opened = found
+        response = FileResponse(path, chunk_size=self._chunk_size)
+        response._adopt(opened)
+        return response
+
+    def _lookup(
+        self, parts: list[str], codings: Sequence[str]
+    ) -> Union[str, _Found]:
+        """A directory's index page, or the opened file (runs in the executor)."""
+        path, opened = _open_static(self._directory, parts, not self._follow_symlinks, codings)
+        if not isinstance(opened, int):
+            return _Found(path, opened)
+        try:
             if not self._show_index:
                 raise HTTPForbidden()
-            page = await loop.run_in_executor(None, self._index_page, path, "/".join(parts))
-            return Response(text=page, content_type="text/html")
-        return FileResponse(path, chunk_size=self._chunk_size)
+            return self._index_page(opened, "/".join(parts))
+        finally:
+            os.close(opened)
 
-    def _locate(self, parts: list[str]) -> tuple[Path, bool]:
-        path = _resolve_under_root(self._directory, parts, self._follow_symlinks)
-        try:
-            return path, path.is_dir()
-        except OSError:
-            raise HTTPNotFound() from None
-
-    def _index_page(self, directory: Path, relative: str) -> str:
-        """An HTML list of ``directory``'s entries; names escaped, links quoted."""
+    def _index_page(self, fd: int, relative: str) -> str:
+        """An HTML list of the entries of the open directory ``fd``; names escaped, links quoted."""
         base = self._prefix + "/" + (relative + "/" if relative else "")
         title = html.escape(f"Index of {base}")
-        items = []
+        target: Union[int, Path] = fd
+        if os.scandir not in os.supports_fd:
+            target = self._directory.joinpath(relative)
         try:
-            entries = sorted(directory.iterdir(), key=lambda p: p.name)
+            with os.scandir(target) as it:
+                entries = sorted(it, key=lambda entry: entry.name)
         except OSError:
             raise HTTPForbidden() from None
+        items = []
         for entry in entries:
             try:
                 suffix = "/" if entry.is_dir() else ""
@@ -543,3 +580,13 @@ class StaticResource(PrefixResource):
             f"<html>\n<head>\n<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n"
             f"<ul>\n{chr(10).join(items)}\n</ul>\n</body>\n</html>"
         )
+
+
+class _Found(NamedTuple):
+    """A static file found and opened: its path (for the content type) and descriptor."""
+
+    path: str
+    opened: Opened
+
+    def close(self) -> None:
+        self.opened.close()

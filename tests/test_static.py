@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import gzip
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +20,15 @@ SECRET = b"TOP-SECRET-6f1c2b"
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    """``tmp/secret.txt`` beside the static root ``tmp/static``."""
-    (tmp_path / "secret.txt").write_bytes(SECRET)
+    """``tmp/secret.txt`` (with ``.gz``/``.br`` siblings) beside the static root ``tmp/static``."""
+    for name in ("secret.txt", "secret.txt.gz", "secret.txt.br"):
+        (tmp_path / name).write_bytes(SECRET)
     root = tmp_path / "static"
     (root / "sub").mkdir(parents=True)
     (root / "a.txt").write_bytes(b"hello")
+    os.symlink(tmp_path / "secret.txt.gz", root / "a.txt.gz")  # a sibling leading out
     (root / "sub" / "b.css").write_bytes(b"body{}")
+    (root / "sub" / "b.css.gz").write_bytes(gzip.compress(b"body{}"))
     (root / "<odd> & name.txt").write_bytes(b"odd")
     os.symlink(tmp_path / "secret.txt", root / "link_out")
     os.symlink(tmp_path, root / "dirlink")
@@ -141,10 +149,17 @@ def traversal_targets(secret: Path) -> list[bytes]:
         b"/static/sub/..%2f..%2f..%2f..%2f..%2f..%2fetc/passwd",
         b"http://x/static/../secret.txt",
         b"/static/%2e%2e%5csecret.txt",
+        # names of pre-compressed siblings
+        b"/static/a.txt.gz",
+        b"/static/../secret.txt.gz",
+        b"/static/%2e%2e/secret.txt.br",
+        b"/static/dirlink/secret.txt.gz",
+        b"/static/link_out.gz",
     ]
 
 
-async def test_traversal_table(aioweb_server: Any, raw_connect: Any, tree: Path) -> None:
+@pytest.mark.parametrize("accept", [b"", b"Accept-Encoding: gzip, br\r\n"])
+async def test_traversal_table(aioweb_server: Any, raw_connect: Any, tree: Path, accept: bytes) -> None:
     server = await aioweb_server(static_app(tree / "static"))
     targets = traversal_targets(tree / "secret.txt")
     assert len(targets) >= 20
@@ -154,7 +169,7 @@ async def test_traversal_table(aioweb_server: Any, raw_connect: Any, tree: Path)
     assert status.startswith(b"HTTP/1.1 200") and body == b"hello"
     for target in targets:
         conn = await raw_connect(server.port)
-        await conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + accept + b"Connection: close\r\n\r\n")
         raw = await conn.read_until_closed()
         status = raw.split(b"\r\n", 1)[0]
         assert SECRET not in raw, target
@@ -186,3 +201,72 @@ async def test_prefix_root_and_other_routes_coexist(aioweb_client: Any, tree: Pa
     client = await aioweb_client(app)
     assert await (await client.get("/a.txt")).read() == b"hello"
     assert await (await client.get("/hello")).read() == b"hi"
+
+
+async def test_siblings_served_only_from_inside_the_root(aioweb_server: Any, raw_connect: Any, tree: Path) -> None:
+    server = await aioweb_server(static_app(tree / "static"))
+    conn = await raw_connect(server.port)
+    await conn.send(b"GET /static/sub/b.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+    status, headers, body = await conn.read_response()
+    assert status.startswith(b"HTTP/1.1 200") and gzip.decompress(body) == b"body{}"
+    assert headers["content-encoding"] == "gzip" and headers["content-type"].startswith("text/css")
+    assert headers["vary"] == "Accept-Encoding"
+    # a.txt.gz is a symlink to a file outside: the plain file is sent instead.
+    await conn.send(b"GET /static/a.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+    status, headers, body = await conn.read_response()
+    assert status.startswith(b"HTTP/1.1 200") and body == b"hello"
+    assert "content-encoding" not in headers
+
+
+async def test_directory_swapped_for_symlink_never_leaks(aioweb_server: Any, raw_connect: Any, tree: Path) -> None:
+    """A directory inside the root flips to a symlink leading out while requests run."""
+    root = tree / "static"
+    real, parked = root / "flip", root / "flip.parked"
+    real.mkdir()
+    (real / "x.txt").write_bytes(b"inside")
+    (tree / "outside").mkdir()
+    (tree / "outside" / "x.txt").write_bytes(SECRET)
+    stop = threading.Event()
+
+    def flipper() -> None:
+        while not stop.is_set():
+            os.rename(real, parked)
+            os.symlink(tree / "outside", real)
+            os.unlink(real)
+            os.rename(parked, real)
+
+    server = await aioweb_server(static_app(root))
+    conn = await raw_connect(server.port)
+    thread = threading.Thread(target=flipper)
+    thread.start()
+    statuses: set[bytes] = set()
+    try:
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            await conn.send(b"GET /static/flip/x.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _headers, body = await conn.read_response()
+            assert SECRET not in body
+            statuses.add(status.split(b" ")[1])
+    finally:
+        stop.set()
+        thread.join()
+    assert statuses <= {b"200", b"403", b"404"}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+async def test_file_response_dropped_unsent_closes_its_file(aioweb_client: Any, tree: Path) -> None:
+    @web.middleware
+    async def replace(request: web.Request, handler: Any) -> web.StreamResponse:
+        await handler(request)
+        return web.Response(text="replaced")
+
+    app = static_app(tree / "static")
+    app.middlewares.append(replace)
+    client = await aioweb_client(app)
+    assert await (await client.get("/static/a.txt")).read() == b"replaced"
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        assert await (await client.get("/static/sub/b.css")).read() == b"replaced"
+    gc.collect()
+    await asyncio.sleep(0)
+    assert len(os.listdir("/proc/self/fd")) <= before
