@@ -4,11 +4,24 @@ Importing ``aioweb`` is light: it loads no server code and no optional
 dependency. Use ``from aioweb import web`` for the framework.
 """
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ._websocket import WSCloseCode, WSMsgType
+
+    MsgType = WSMsgType
 
 __version__ = "0.1.0"
 
-__all__ = ("HttpVersion", "HttpVersion10", "HttpVersion11", "__version__")
+__all__ = (
+    "HttpVersion",
+    "HttpVersion10",
+    "HttpVersion11",
+    "MsgType",
+    "WSCloseCode",
+    "WSMsgType",
+    "__version__",
+)
 
 
 class HttpVersion(NamedTuple):
@@ -20,3 +33,17 @@ class HttpVersion(NamedTuple):
 
 HttpVersion10 = HttpVersion(1, 0)
 HttpVersion11 = HttpVersion(1, 1)
+
+
+def __getattr__(name: str) -> Any:
+    """``WSMsgType``, ``MsgType`` (the seed's name) and ``WSCloseCode``, loaded on first use.
+
+    Resolved lazily so that ``import aioweb`` loads no submodule.
+    """
+    if name in ("WSMsgType", "MsgType", "WSCloseCode"):
+        from . import _websocket
+
+        value = _websocket.WSCloseCode if name == "WSCloseCode" else _websocket.WSMsgType
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aioweb' has no attribute {name!r}")

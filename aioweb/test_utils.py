@@ -5,7 +5,9 @@
 talks to either over real sockets through ``httpx`` and answers with
 ``ClientResponse`` objects shaped like aiohttp's (``status``, ``headers``,
 ``await text()``, ``await json()``, ``await read()``).
-``make_mocked_request`` builds a request with no network at all.
+``TestClient.ws_connect(path)`` opens a WebSocket with aioweb's own client
+(``aioweb._ws_client``). ``make_mocked_request`` builds a request with no
+network at all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from yarl import URL
 
 from . import HttpVersion, HttpVersion11
 from ._http_parser import RawRequestMessage
+from ._ws_client import (
+    ClientWebSocketResponse,
+    WSConnectContext,
+    WSServerHandshakeError,
+    ws_connect,
+)
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .web_app import Application
 from .web_request import BaseRequest, Request
@@ -36,9 +44,11 @@ __all__ = (
     "BaseTestServer",
     "ClientResponse",
     "ClientResponseError",
+    "ClientWebSocketResponse",
     "RawTestServer",
     "TestClient",
     "TestServer",
+    "WSServerHandshakeError",
     "make_mocked_request",
     "unused_port",
 )
@@ -307,6 +317,7 @@ class TestClient:
         self._httpx = httpx
         self._kwargs = kwargs
         self._client: Optional[Any] = None
+        self._websockets: list[ClientWebSocketResponse] = []
         self._closed = False
 
     @property
@@ -423,11 +434,36 @@ class TestClient:
         """OPTIONS ``path``."""
         return self.request("OPTIONS", path, **kwargs)
 
+    def ws_connect(self, path: Union[str, URL], **kwargs: Any) -> WSConnectContext:
+        """Open a WebSocket to ``path``; await it or use it with ``async with``.
+
+        Keyword arguments are those of aiohttp's ``ws_connect`` that
+        ``aioweb._ws_client.ws_connect`` takes (``protocols``, ``headers``,
+        ``compress``, ``autoping``, ``autoclose``, ``max_msg_size``,
+        ``timeout``, ``receive_timeout``, ``origin``) plus ``params``. The
+        client's cookies are sent. ``close()`` closes websockets left open.
+        """
+        return WSConnectContext(functools.partial(self._ws_connect, path, **kwargs))
+
+    async def _ws_connect(self, path: Union[str, URL], **kwargs: Any) -> ClientWebSocketResponse:
+        if self._client is None:
+            raise RuntimeError("Call start_server() (or use 'async with') before ws_connect()")
+        url = self._url(path, kwargs.pop("params", None))
+        headers = CIMultiDict(kwargs.pop("headers", None) or {})
+        if self._client.cookies.jar and "Cookie" not in headers:
+            headers["Cookie"] = self._cookie_header(self._client, {})
+        ws = await ws_connect(url, headers=headers, **kwargs)
+        self._websockets = [w for w in self._websockets if not w.closed]
+        self._websockets.append(ws)
+        return ws
+
     async def close(self) -> None:
-        """Close the client, then the server."""
+        """Close open websockets, the client, then the server."""
         if self._closed:
             return
         self._closed = True
+        for ws in self._websockets:
+            await ws.close()
         if self._client is not None:
             await self._client.aclose()
         await self._server.close()

@@ -65,6 +65,14 @@ from .web_urldispatcher import (
     UrlMappingMatchInfo,
 )
 from .web_view import View
+from .web_ws import (
+    MsgType,
+    WebSocketReady,
+    WebSocketResponse,
+    WSCloseCode,
+    WSMessage,
+    WSMsgType,
+)
 
 __all__ = (
     "AbstractResource",
@@ -105,6 +113,12 @@ __all__ = (
     "UrlDispatcher",
     "UrlMappingMatchInfo",
     "View",
+    "MsgType",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketReady",
+    "WebSocketResponse",
     "delete",
     "get",
     "head",

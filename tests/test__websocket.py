@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 from typing import Any
 
@@ -11,6 +12,7 @@ from websockets import streams as ws_streams
 from websockets.extensions import permessage_deflate as ws_pmd
 from websockets.headers import build_extension, parse_extension
 
+from aioweb import _websocket
 from aioweb._websocket import (
     DeflateParams,
     Deflater,
@@ -556,3 +558,22 @@ def test_compressed_size_limit_is_inclusive_across_fragments() -> None:
 def test_deflater_rejects_unsupported_window() -> None:
     with pytest.raises(ValueError):
         Deflater(max_window_bits=8)
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 125, 126, 65535, 65536, 65537])
+def test_c_and_python_masking_agree(size: int) -> None:
+    wsmask = pytest.importorskip("aioweb._wsmask")
+    mask, data = os.urandom(4), os.urandom(size)
+    expected = _websocket._apply_mask_python(mask, data)
+    assert wsmask.apply_mask(mask, data) == expected
+    assert wsmask.apply_mask(mask, bytearray(data)) == expected
+    assert wsmask.apply_mask(mask, memoryview(data)) == expected
+    assert _websocket._apply_mask_python(mask, expected) == data
+
+
+def test_c_masking_refuses_a_bad_mask() -> None:
+    wsmask = pytest.importorskip("aioweb._wsmask")
+    with pytest.raises(ValueError, match="mask must be 4 bytes"):
+        wsmask.apply_mask(b"abc", b"data")
+    with pytest.raises(TypeError):
+        wsmask.apply_mask(b"abcd")

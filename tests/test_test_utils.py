@@ -10,11 +10,12 @@ import pytest
 from multidict import CIMultiDict, MultiDict
 from yarl import URL
 
-from aioweb import HttpVersion10, web
+from aioweb import HttpVersion10, WSMsgType, web
 from aioweb.test_utils import (
     RawTestServer,
     TestClient,
     TestServer,
+    WSServerHandshakeError,
     make_mocked_request,
     unused_port,
 )
@@ -349,6 +350,139 @@ async def test_client_streamed_and_chunked_response() -> None:
         resp = await client.get("/")
         assert await resp.read() == b"chunk0;chunk1;chunk2;"
         assert resp.headers["Transfer-Encoding"] == "chunked"
+
+
+# -- ws_connect (against aioweb's WebSocketResponse) ---------------------------
+
+
+async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=("chat",))
+    await ws.prepare(request)
+    request.app[WS_SEEN].append(("cookie", request.cookies.get("token")))
+    request.app[WS_SEEN].append(("query", request.query.get("q")))
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            if msg.data == "close-me":
+                await ws.close(code=4003, message=b"as asked")
+                break
+            await ws.send_str("echo: " + msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            await ws.send_bytes(msg.data[::-1])
+    request.app[WS_SEEN].append(("close_code", ws.close_code))
+    return ws
+
+
+WS_SEEN = web.AppKey("ws_seen", list)
+
+
+def make_ws_app() -> web.Application:
+    app = web.Application()
+    app[WS_SEEN] = []
+    app.router.add_route("GET", "/ws", ws_echo)
+    app.router.add_route("GET", "/set", set_cookie)
+    app.router.add_route("GET", "/plain", target)
+    return app
+
+
+async def wait_for_seen(app: web.Application, kind: str) -> object:
+    for _ in range(200):
+        for key, value in app[WS_SEEN]:
+            if key == kind:
+                return value
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the handler never recorded {kind!r}")
+
+
+async def test_ws_connect_awaited_echoes_text_binary_json() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        ws = await client.ws_connect("/ws")
+        await ws.send_str("hi")
+        assert await ws.receive_str() == "echo: hi"
+        await ws.send_bytes(b"abc")
+        assert await ws.receive_bytes() == b"cba"
+        await ws.send_json({"k": 1})
+        assert await ws.receive_str() == 'echo: {"k": 1}'
+        assert await ws.close() is True
+        assert ws.close_code == 1000
+        assert await wait_for_seen(client.app, "close_code") == 1000
+
+
+async def test_ws_connect_as_context_manager_closes_on_exit() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        async with client.ws_connect("/ws", protocols=("v2", "chat")) as ws:
+            assert ws.protocol == "chat"
+            await ws.send_str("x")
+            assert await ws.receive_str() == "echo: x"
+        assert ws.closed
+        assert await wait_for_seen(client.app, "close_code") == 1000
+
+
+async def test_ws_connect_sends_cookies_and_params() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        await client.get("/set", params={"value": "jar"})
+        async with client.ws_connect("/ws", params={"q": "v"}):
+            assert await wait_for_seen(client.app, "cookie") == "jar"
+            assert await wait_for_seen(client.app, "query") == "v"
+
+
+async def test_ws_connect_compressed_round_trip() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        async with client.ws_connect("/ws", compress=15) as ws:
+            assert ws.compress
+            payload = "zip " * 50_000
+            for _ in range(3):
+                await ws.send_str(payload)
+                assert await ws.receive_str() == "echo: " + payload
+
+
+async def test_ws_connect_sees_server_close_code() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        ws = await client.ws_connect("/ws")
+        await ws.send_str("close-me")
+        msg = await ws.receive()
+        assert msg.type is WSMsgType.CLOSE
+        assert (msg.data, msg.extra) == (4003, "as asked")
+        assert ws.closed and ws.close_code == 4003
+
+
+async def test_ws_connect_client_close_code_reaches_handler() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        ws = await client.ws_connect("/ws")
+        await ws.close(code=4010, message=b"bye")
+        assert await wait_for_seen(client.app, "close_code") == 4010
+
+
+async def test_ws_connect_ping_is_answered_by_server() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        async with client.ws_connect("/ws", autoping=False) as ws:
+            await ws.ping(b"p")
+            msg = await ws.receive(timeout=5)
+            assert msg.type is WSMsgType.PONG and msg.data == b"p"
+
+
+async def test_ws_connect_to_plain_route_raises_handshake_error() -> None:
+    async with TestClient(TestServer(make_ws_app())) as client:
+        with pytest.raises(WSServerHandshakeError) as info:
+            await client.ws_connect("/plain")
+        assert info.value.status == 200
+        with pytest.raises(WSServerHandshakeError) as info:
+            await client.ws_connect("/missing")
+        assert info.value.status == 404
+
+
+async def test_client_close_closes_open_websockets() -> None:
+    client = TestClient(TestServer(make_ws_app()))
+    await client.start_server()
+    ws = await client.ws_connect("/ws")
+    await client.close()
+    assert ws.closed and ws.close_code == 1000
+
+
+async def test_ws_connect_before_start_raises() -> None:
+    client = TestClient(TestServer(make_ws_app()))
+    with pytest.raises(RuntimeError, match="start_server"):
+        await client.ws_connect("/ws")
+    await client.close()
 
 
 # -- make_mocked_request -----------------------------------------------------

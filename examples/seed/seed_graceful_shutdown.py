@@ -34,9 +34,21 @@ async def announce_cleanup(app):  # support
 async def hello(request):  # support
     return web.Response(body=b"Hello, world")
 
+
+async def websocket(request):  # support: an open WebSocket for on_shutdown to close
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    request.app['websockets'].append(ws)
+    print('websocket open', flush=True)
+    async for msg in ws:
+        ws.send_str(msg.data)
+    print('websocket closed', ws.close_code, flush=True)
+    return ws
+
 app.on_shutdown.append(announce_shutdown)  # support
 app.on_cleanup.append(announce_cleanup)  # support
 app.router.add_route('GET', '/', hello)  # support
+app.router.add_route('GET', '/ws', websocket)  # support
 asyncio.set_event_loop(asyncio.new_event_loop())  # support: no implicit loop on new Pythons
 
 loop = asyncio.get_event_loop()

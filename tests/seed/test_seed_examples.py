@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 import aioweb
 from aioweb import web
@@ -337,6 +339,50 @@ async def test_accept_chooser(aioweb_client: Any, accept: list[tuple[str, str]],
         assert await resp.text() == body
 
 
+# -- WebSockets --------------------------------------------------------------
+
+
+async def test_websocket_echo_answers(aioweb_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    server = await aioweb_server(load("seed_websocket").app)
+    async with ws_connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+        for text in ("hello", "world"):
+            await ws.send(text)
+            assert await ws.recv() == text + "/answer"
+        await ws.send("close")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1000
+    for _ in range(100):
+        if "websocket connection closed" in capsys.readouterr().out:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the handler did not finish")
+
+
+async def test_websocket_error_is_reported(aioweb_server: Any, raw_connect: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from aioweb._websocket import FrameReader, WSMsgType, build_frame
+
+    server = await aioweb_server(load("seed_websocket").app)
+    conn = await raw_connect(server.port)
+    await conn.send(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    status, _, _ = await conn.read_response()
+    assert status == b"HTTP/1.1 101 Switching Protocols"
+    await conn.send(build_frame(WSMsgType.TEXT, b"unmasked"))  # a client must mask
+    [close] = FrameReader(0, is_server=False).feed(await conn.read_until_closed())
+    assert (close.type, close.data) == (WSMsgType.CLOSE, 1002)
+    out = ""
+    for _ in range(100):
+        out += capsys.readouterr().out
+        if "websocket connection closed" in out:
+            break
+        await asyncio.sleep(0.01)
+    assert "ws connection closed with exception client frames must be masked" in out
+
+
 # -- Exceptions --------------------------------------------------------------
 
 
@@ -455,6 +501,17 @@ async def test_on_response_prepare_adds_header(aioweb_client: Any, path: str, st
     resp = await client.get(path)
     assert resp.status == status
     assert resp.headers["My-Header"] == "value"
+
+
+async def test_on_response_prepare_runs_for_websockets(aioweb_server: Any) -> None:
+    seed = load("seed_signals")
+    seed.app.router.add_route("GET", "/ws", load("seed_websocket").websocket_handler)
+    server = await aioweb_server(seed.app)
+    async with ws_connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+        assert ws.response is not None
+        assert ws.response.headers["My-Header"] == "value"
+        await ws.send("x")
+        assert await ws.recv() == "x/answer"
 
 
 # -- Flow control ------------------------------------------------------------
@@ -612,3 +669,30 @@ def test_graceful_shutdown_script_on_ctrl_c() -> None:
     assert lines[0] == f"serving on ('127.0.0.1', {port})"
     assert lines[1:] == ["shutdown signal", "cleanup signal", "closed"]
 
+
+
+async def test_graceful_shutdown_closes_open_websockets() -> None:
+    """The seed's ``on_shutdown`` closes ``app['websockets']`` with code 999 (1001 on the wire)."""
+    port = _free_port()
+    proc = _spawn("seed_graceful_shutdown.py", str(port))
+    try:
+        await asyncio.to_thread(_wait_for_port, port, proc)
+        async with ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
+            await ws.send("registered?")
+            assert await ws.recv() == "registered?"
+            # Ctrl+C raises KeyboardInterrupt wherever the server is: let its
+            # handler get back to waiting, or the interrupt may land inside it.
+            await asyncio.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            assert (ws.close_code, ws.close_reason) == (1001, "Server shutdown")
+        out_b, err_b = await asyncio.to_thread(proc.communicate, timeout=15)
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+    assert proc.returncode == 0, err_b.decode()
+    lines = out_b.decode().splitlines()
+    assert "websocket open" in lines and "websocket closed 999" in lines
+    seed_lines = [line for line in lines[1:] if not line.startswith("websocket")]
+    assert seed_lines == ["shutdown signal", "cleanup signal", "closed"]
