@@ -217,6 +217,14 @@ class RequestHandler(asyncio.Protocol):
             self.pause_reading()
 
     def eof_received(self) -> bool | None:
+        keep_open = self._on_eof()
+        # TLS has no half-open state: asyncio closes anyway and warns when
+        # asked to keep the transport open.
+        if keep_open and self._tls():
+            return None
+        return keep_open
+
+    def _on_eof(self) -> bool:
         if self._lingering or (self._task is None and not self._queue):
             # Nothing left to answer; close() still flushes buffered output.
             self.close()
@@ -232,6 +240,10 @@ class RequestHandler(asyncio.Protocol):
             return False  # the transport closes; connection_lost cancels the handler
         self._close_after = True
         return True
+
+    def _tls(self) -> bool:
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("sslcontext") is not None
 
     def pause_writing(self) -> None:
         self._writing_paused = True

@@ -41,9 +41,15 @@ def _still_open(proto: RequestHandler) -> bool:
     if not proto.idle:
         return True
     transport = proto.transport
-    return transport is not None and (
-        not transport.is_closing() or transport.get_write_buffer_size() > 0
-    )
+    if transport is None:
+        return False
+    if not transport.is_closing():
+        return True
+    try:
+        return transport.get_write_buffer_size() > 0
+    except AttributeError:
+        # asyncio's TLS transport, half-closed, has dropped its SSL protocol.
+        return False
 
 
 class Server:
