@@ -462,7 +462,10 @@ class FrameReader:
         # The data message being assembled.
         self._msg_opcode: int | None = None
         self._msg_compressed = False
-        self._msg = bytearray()
+        # Chunks, joined once at the end: a message that arrived in one read
+        # is never copied to assemble it.
+        self._msg: list[bytes] = []
+        self._msg_size = 0
 
     def feed(self, data: bytes) -> list[WSMessage]:
         """Consume ``data``; return the messages it completed, in order.
@@ -482,47 +485,59 @@ class FrameReader:
             return [], self._error
         if self._closed:
             return [], None
-        self._buf += data
         out: list[WSMessage] = []
         try:
-            self._process(out)
+            if self._buf:
+                self._buf += data
+                del self._buf[: self._process(self._buf, out)]
+            else:
+                # Nothing pending: parse the read itself, keep only its tail.
+                used = self._process(data, out)
+                if used < len(data):
+                    self._buf += memoryview(data)[used:]
         except WebSocketError as exc:
             self._error = exc
             self._buf.clear()
             self._msg.clear()
+            self._msg_size = 0
             return out, exc
         if self._closed:
             self._buf.clear()
         return out, None
 
-    def _process(self, out: list[WSMessage]) -> None:
-        buf = self._buf
+    def _process(self, buf: bytes | bytearray, out: list[WSMessage]) -> int:
+        """Parse frames from ``buf``; return how many bytes were used.
+
+        On a violation the error propagates and the caller drops ``buf``.
+        """
         pos = 0
-        try:
-            while not self._closed:
-                if not self._in_payload:
-                    used = self._parse_header(buf, pos)
-                    if not used:
-                        return
-                    pos += used
-                    if self._remaining:
-                        continue
+        end = len(buf)
+        while not self._closed:
+            if not self._in_payload:
+                used = self._parse_header(buf, pos)
+                if not used:
+                    return pos
+                pos += used
+                if self._remaining:
+                    continue
+            else:
+                size = min(end - pos, self._remaining)
+                if not size:
+                    return pos
+                if size == end and type(buf) is bytes:
+                    chunk = buf  # the whole read is payload: no copy
                 else:
-                    size = min(len(buf) - pos, self._remaining)
-                    if not size:
-                        return
                     with memoryview(buf) as view:
                         chunk = view[pos : pos + size].tobytes()
-                    pos += size
-                    self._remaining -= size
-                    self._consume(chunk)
-                    if self._remaining:
-                        return
-                msg = self._end_frame()
-                if msg is not None:
-                    out.append(msg)
-        finally:
-            del buf[:pos]
+                pos += size
+                self._remaining -= size
+                self._consume(chunk)
+                if self._remaining:
+                    return pos
+            msg = self._end_frame()
+            if msg is not None:
+                out.append(msg)
+        return end  # closed: the rest of the input is discarded
 
     def _check_header(self, first: int, second: int) -> None:
         opcode = first & 0x0F
@@ -545,7 +560,7 @@ class FrameReader:
         elif self._msg_opcode is not None:
             raise _fail("new data frame inside a fragmented message")
 
-    def _parse_header(self, buf: bytearray, pos: int) -> int:
+    def _parse_header(self, buf: bytes | bytearray, pos: int) -> int:
         """Start a frame if its whole header is buffered; return bytes used."""
         avail = len(buf) - pos
         if avail < 2:
@@ -569,7 +584,7 @@ class FrameReader:
             self._msg_opcode = opcode
             self._msg_compressed = bool(first & 0x40)
         if opcode < 0x8 and not self._msg_compressed:
-            if self._max and len(self._msg) + length > self._max:
+            if self._max and self._msg_size + length > self._max:
                 raise _fail("message too big", WSCloseCode.MESSAGE_TOO_BIG)
         self._fin = bool(first & 0x80)
         self._opcode = opcode
@@ -579,7 +594,7 @@ class FrameReader:
         return size
 
     def _allowance(self) -> int | None:
-        return self._max - len(self._msg) if self._max else None
+        return self._max - self._msg_size if self._max else None
 
     def _consume(self, chunk: bytes) -> None:
         if self._mask is not None:
@@ -591,9 +606,12 @@ class FrameReader:
             self._control += chunk
         elif self._msg_compressed:
             assert self._inflater is not None
-            self._msg += self._inflater.decompress(chunk, self._allowance())
+            chunk = self._inflater.decompress(chunk, self._allowance())
+            self._msg.append(chunk)
+            self._msg_size += len(chunk)
         else:
-            self._msg += chunk
+            self._msg.append(chunk)
+            self._msg_size += len(chunk)
 
     def _end_frame(self) -> WSMessage | None:
         self._in_payload = False
@@ -608,9 +626,10 @@ class FrameReader:
             return None
         if self._msg_compressed:
             assert self._inflater is not None
-            self._msg += self._inflater.finish(self._allowance())
-        data = bytes(self._msg)
+            self._msg.append(self._inflater.finish(self._allowance()))
+        data = b"".join(self._msg)
         self._msg.clear()
+        self._msg_size = 0
         opcode, self._msg_opcode, self._msg_compressed = self._msg_opcode, None, False
         if opcode == WSMsgType.BINARY:
             return WSMessage(WSMsgType.BINARY, data, "")
