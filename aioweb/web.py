@@ -42,6 +42,7 @@ from .web_routedef import (
     view,
 )
 from .web_runner import (
+    DEFAULT_BACKLOG,
     AppRunner,
     BaseRunner,
     BaseSite,
@@ -257,7 +258,7 @@ def run_app(
     keepalive_timeout: float = 75.0,
     ssl_context: Any = None,
     print: Optional[Callable[..., None]] = print,
-    backlog: int = 128,
+    backlog: int = DEFAULT_BACKLOG,
     access_log_class: type[AbstractAccessLogger] = AccessLogger,
     access_log_format: str = AccessLogger.LOG_FORMAT,
     access_log: Optional[logging.Logger] = access_logger,

@@ -256,3 +256,27 @@ async def test_site_stop_and_double_start_are_checked() -> None:
     with pytest.raises(RuntimeError):
         await site.stop()
     await runner.cleanup()
+
+
+async def test_tcp_site_listens_with_a_queue_for_256_clients_at_once() -> None:
+    # With aiohttp's 128, 256 simultaneous connects overflowed the listen
+    # queue: SYNs retried after 1 s. The kernel reports the queue length of a
+    # listening socket in ss's Send-Q column.
+    ss = __import__("shutil").which("ss")
+    if ss is None:
+        pytest.skip("ss (iproute2) not installed")
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner, port = await start(app)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            ss, "-Hltn", f"sport = :{port}", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        queues = [int(line.split()[2]) for line in out.decode().splitlines() if line.strip()]
+        with open("/proc/sys/net/core/somaxconn") as f:
+            somaxconn = int(f.read())
+        assert queues == [min(web.DEFAULT_BACKLOG, somaxconn)]
+        assert web.DEFAULT_BACKLOG >= 1024
+    finally:
+        await runner.cleanup()
