@@ -524,8 +524,9 @@ class FrameReader:
                 size = min(end - pos, self._remaining)
                 if not size:
                     return pos
-                if size == end and type(buf) is bytes:
-                    chunk = buf  # the whole read is payload: no copy
+                if type(buf) is bytes:
+                    # The whole read is payload: no copy; else one slice copy.
+                    chunk = buf if size == end else buf[pos : pos + size]
                 else:
                     with memoryview(buf) as view:
                         chunk = view[pos : pos + size].tobytes()
