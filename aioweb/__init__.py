@@ -7,6 +7,7 @@ dependency. Use ``from aioweb import web`` for the framework.
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from ._multipart_writer import MultipartWriter
     from ._websocket import WSCloseCode, WSMsgType
 
     MsgType = WSMsgType
@@ -18,6 +19,7 @@ __all__ = (
     "HttpVersion10",
     "HttpVersion11",
     "MsgType",
+    "MultipartWriter",
     "WSCloseCode",
     "WSMsgType",
     "__version__",
@@ -36,10 +38,16 @@ HttpVersion11 = HttpVersion(1, 1)
 
 
 def __getattr__(name: str) -> Any:
-    """``WSMsgType``, ``MsgType`` (the seed's name) and ``WSCloseCode``, loaded on first use.
+    """``WSMsgType``, ``MsgType`` (the seed's name), ``WSCloseCode`` and
+    ``MultipartWriter``, loaded on first use.
 
     Resolved lazily so that ``import aioweb`` loads no submodule.
     """
+    if name == "MultipartWriter":
+        from ._multipart_writer import MultipartWriter
+
+        globals()[name] = MultipartWriter
+        return MultipartWriter
     if name in ("WSMsgType", "MsgType", "WSCloseCode"):
         from . import _websocket
 

@@ -15,6 +15,9 @@ against ``request.client_max_size`` (413). Every malformation (no boundary,
 bad header line, body ending before the closing boundary) raises
 ``MultipartError``: an ``HTTPBadRequest`` (400 if unhandled) that is also a
 ``ValueError``. The body ending early is an error, never a wait.
+
+``MultipartWriter`` (building bodies) lives in ``_multipart_writer`` and is
+re-exported here, aiohttp's home for it.
 """
 
 from __future__ import annotations
@@ -24,15 +27,15 @@ import binascii
 import json
 import re
 import tempfile
-import uuid
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, unquote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from . import hdrs
+from ._multipart_writer import MultipartWriter, Payload
 from .web_exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from .web_request import FileField
 
@@ -44,6 +47,7 @@ __all__ = (
     "MultipartError",
     "MultipartReader",
     "MultipartWriter",
+    "Payload",
     "parse_content_disposition",
     "content_disposition_filename",
     "read_form",
@@ -541,104 +545,3 @@ async def read_form(request: BaseRequest) -> MultiDictProxy[Any]:
         else:
             fields.add(name, bytes(value))
     return MultiDictProxy(fields)
-
-
-# -- writing (minimal) --
-
-
-class _WriterPart:
-    """A part queued in a ``MultipartWriter``: headers and bytes (or a nested writer)."""
-
-    def __init__(self, body: Union[bytes, MultipartWriter], headers: CIMultiDict[str]) -> None:
-        self.body = body
-        self.headers = headers
-
-    def set_content_disposition(self, disptype: str, quote_fields: bool = True, **params: str) -> None:
-        """Set Content-Disposition, e.g. ``("form-data", name="a", filename="b.txt")``."""
-        items = [disptype]
-        for key, value in params.items():
-            value = quote(value, safe="") if quote_fields else value.replace('"', "%22")
-            items.append(f'{key}="{value}"')
-        self.headers[hdrs.CONTENT_DISPOSITION] = "; ".join(items)
-
-    def render(self) -> bytes:
-        head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()).encode("utf-8")
-        body = self.body.render() if isinstance(self.body, MultipartWriter) else self.body
-        return head + b"\r\n" + body
-
-
-class MultipartWriter:
-    """Builds a ``multipart/<subtype>`` body in memory.
-
-    ``append`` takes bytes, str, or a nested ``MultipartWriter``;
-    ``headers`` holds the Content-Type to send; ``await write(response)``
-    writes the body to anything with ``async write(bytes)``.
-    """
-
-    def __init__(self, subtype: str = "mixed", boundary: Optional[str] = None) -> None:
-        boundary = boundary if boundary is not None else uuid.uuid4().hex
-        if any(c in boundary for c in '\r\n"\x00') or not boundary or len(boundary) > 70:
-            raise ValueError(f"Invalid multipart boundary {boundary!r}")
-        self._boundary = boundary
-        self._parts: list[_WriterPart] = []
-        self.headers: CIMultiDict[str] = CIMultiDict(
-            {hdrs.CONTENT_TYPE: f'multipart/{subtype}; boundary="{boundary}"'}
-        )
-
-    @property
-    def boundary(self) -> str:
-        """The boundary string."""
-        return self._boundary
-
-    def __len__(self) -> int:
-        return len(self._parts)
-
-    def __iter__(self) -> Any:
-        return iter(self._parts)
-
-    def append(self, obj: Any, headers: Optional[Mapping[str, str]] = None) -> _WriterPart:
-        """Add a part; str is encoded utf-8 with a ``text/plain`` default type."""
-        part_headers: CIMultiDict[str] = CIMultiDict(headers or {})
-        if isinstance(obj, MultipartWriter):
-            part_headers.setdefault(hdrs.CONTENT_TYPE, obj.headers[hdrs.CONTENT_TYPE])
-            body: Union[bytes, MultipartWriter] = obj
-        elif isinstance(obj, str):
-            part_headers.setdefault(hdrs.CONTENT_TYPE, "text/plain; charset=utf-8")
-            body = obj.encode("utf-8")
-        elif isinstance(obj, (bytes, bytearray, memoryview)):
-            part_headers.setdefault(hdrs.CONTENT_TYPE, "application/octet-stream")
-            body = bytes(obj)
-        else:
-            raise TypeError(f"Cannot append {type(obj).__name__} to a MultipartWriter")
-        part = _WriterPart(body, part_headers)
-        self._parts.append(part)
-        return part
-
-    def append_json(self, obj: Any, headers: Optional[Mapping[str, str]] = None) -> _WriterPart:
-        """Add a JSON part."""
-        merged = {hdrs.CONTENT_TYPE: "application/json", **(headers or {})}
-        return self.append(json.dumps(obj).encode("utf-8"), merged)
-
-    def append_form(
-        self, obj: Union[Mapping[str, str], Iterable[tuple[str, str]]],
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> _WriterPart:
-        """Add an ``application/x-www-form-urlencoded`` part."""
-        items = obj.items() if isinstance(obj, Mapping) else obj
-        merged = {hdrs.CONTENT_TYPE: "application/x-www-form-urlencoded", **(headers or {})}
-        return self.append(urlencode(list(items)).encode("utf-8"), merged)
-
-    def render(self) -> bytes:
-        """The whole body as bytes."""
-        dash = b"--" + self._boundary.encode("latin-1")
-        out = [dash + b"\r\n" + part.render() + b"\r\n" for part in self._parts]
-        return b"".join(out) + dash + b"--\r\n"
-
-    @property
-    def size(self) -> int:
-        """Length of the rendered body."""
-        return len(self.render())
-
-    async def write(self, writer: Any) -> None:
-        """Write the body with ``await writer.write(bytes)``."""
-        await writer.write(self.render())

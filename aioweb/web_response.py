@@ -34,6 +34,7 @@ from ._compression import (
 )
 from ._flow_control import set_tcp_cork, set_tcp_nodelay
 from ._http_writer import StreamWriter, date_value, reason_phrase, status_line
+from ._multipart_writer import Payload
 from .typedefs import JSONEncoder, LooseHeaders, TypedKey
 
 if TYPE_CHECKING:
@@ -864,9 +865,10 @@ class StreamResponse:
 class Response(StreamResponse):
     """A response with its whole body known up front.
 
-    ``body`` is bytes; ``text`` is encoded with ``charset`` (default utf-8)
-    and implies ``text/plain``. Responses default to CORK mode. The head
-    and body leave in a single write. With ``enable_compression()`` the body
+    ``body`` is bytes (or a ``MultipartWriter``, rendered when set); ``text``
+    is encoded with ``charset`` (default utf-8) and implies ``text/plain``.
+    Responses default to CORK mode. The head and body leave in a single
+    write. With ``enable_compression()`` the body
     is encoded once at ``prepare()``: inline up to ``zlib_executor_size``
     bytes (4096, aiohttp's default; None: always inline), in
     ``zlib_executor`` (None: the loop's default executor) above it.
@@ -942,6 +944,13 @@ class Response(StreamResponse):
             if hdrs.CONTENT_TYPE not in self._headers:
                 self._headers[hdrs.CONTENT_TYPE] = "text/plain; charset=utf-8"
             self._body = value.encode(self.charset or "utf-8")
+        elif isinstance(value, Payload):
+            # aiohttp 3.x takes a payload (a MultipartWriter, say): its headers
+            # unless set already; rendered now, so Content-Length is exact.
+            for name, header in value.headers.items():
+                if name not in self._headers and name.lower() != "content-length":
+                    self._headers[name] = header
+            self._body = b"".join(value._chunks())
         else:
             raise TypeError(f"Unsupported body type {type(value).__name__!r}")
 

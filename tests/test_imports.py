@@ -122,6 +122,10 @@ def test_top_level_names() -> None:
     assert aioweb.HttpVersion10 == (1, 0)
     assert aioweb.HttpVersion(1, 1) == aioweb.HttpVersion11
     assert isinstance(aioweb.__version__, str)
+    from aioweb.multipart import MultipartWriter
+
+    assert aioweb.MultipartWriter is MultipartWriter
+    assert set(aioweb.__all__) <= set(dir(aioweb)) | {"MsgType", "WSMsgType", "WSCloseCode", "MultipartWriter"}
 
 
 def test_web_imports_without_optional_dependencies() -> None:

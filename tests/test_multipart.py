@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import gzip
+import io
 import json
 import os
 from typing import Any
@@ -212,6 +215,276 @@ async def test_writer_round_trips_through_reader() -> None:
     assert len(parts) == 4
     assert parts[0].name == "t"
     assert parts[1].filename == "b.bin"
+
+
+class Collector:
+    """Anything with ``async write(bytes)``: what ``MultipartWriter.write`` needs."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    async def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+@pytest.mark.parametrize(
+    ("boundary", "content_type"),
+    [
+        ("abc", "multipart/mixed; boundary=abc"),
+        ("a b:c", 'multipart/mixed; boundary="a b:c"'),
+        ('a"b\\c', 'multipart/mixed; boundary="a\\"b\\\\c"'),
+    ],
+)
+def test_writer_boundary_quoted_only_when_needed(boundary: str, content_type: str) -> None:
+    writer = MultipartWriter(boundary=boundary)
+    assert writer.headers["Content-Type"] == writer.content_type == content_type
+    assert writer.boundary == boundary
+
+
+@pytest.mark.parametrize("boundary", ["", "ünï", "a\r\nb", "a\x00"])
+def test_writer_rejects_bad_boundaries(boundary: str) -> None:
+    with pytest.raises(ValueError, match="boundary"):
+        MultipartWriter(boundary=boundary)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "header"),
+    [
+        (("form-data",), {"name": "a"}, 'form-data; name="a"'),
+        (("form-data",), {"name": 'say "hi"'}, 'form-data; name="say \\"hi\\""'),
+        (("form-data",), {"name": "zoé"}, "form-data; name*=utf-8''zo%C3%A9"),
+        (("attachment",), {"filename": "my song.mp3"}, 'attachment; filename="my%20song.mp3"'),
+        (("attachment", False), {"filename": 'é "x"'}, 'attachment; filename="é \\"x\\""'),
+        (("inline",), {}, "inline"),
+    ],
+)
+def test_set_content_disposition_quoting(args: tuple[Any, ...], kwargs: dict[str, str], header: str) -> None:
+    part = MultipartWriter().append(b"x")
+    part.set_content_disposition(*args, **kwargs)
+    assert part.headers["Content-Disposition"] == header
+
+
+@pytest.mark.parametrize(("disptype", "params"), [("bad type", {}), ("form-data", {"bad key": "x"})])
+def test_set_content_disposition_rejects_non_tokens(disptype: str, params: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="content disposition"):
+        MultipartWriter().append(b"x").set_content_disposition(disptype, **params)
+
+
+def test_append_gives_aiohttps_default_headers(tmp_path: Any) -> None:
+    song = tmp_path / "song.mp3"
+    song.write_bytes(b"\xff\xfb" * 100)
+    writer = MultipartWriter("mixed")
+    with open(song, "rb") as f:
+        f.read(10)  # a file part starts where the file stands
+        parts = [
+            writer.append(b"raw"),
+            writer.append("é"),
+            writer.append("é", {"Content-Type": "text/plain; charset=latin-1"}),
+            writer.append(f),
+            writer.append_json({"a": [1, 2]}),
+            writer.append_form([("q", "a b"), ("q", "c")]),
+            writer.append_form({"k": ["1", "2"]}),
+        ]
+        assert [p.content_type for p in parts] == [
+            "application/octet-stream",
+            "text/plain; charset=utf-8",
+            "text/plain; charset=latin-1",
+            "audio/mpeg",
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded",
+        ]
+        assert [p.headers["Content-Length"] for p in parts] == ["3", "2", "1", "190", "13", "9", "7"]
+        assert parts[3].filename == "song.mp3"
+        assert parts[3].headers["Content-Disposition"] == 'attachment; filename="song.mp3"'
+        assert [p.decode("latin-1") for p in parts[4:]] == ['{"a": [1, 2]}', "q=a+b&q=c", "k=1&k=2"]
+        assert parts[2].decode("latin-1") == "é"
+        data = writer.render()
+        assert writer.render() == data  # files are re-read from their start
+        assert writer.size == len(data)
+    assert len(writer) == 7 and bool(MultipartWriter())
+    assert [(p, e, te) for p, e, te in writer] == [(p, None, None) for p in parts]
+
+
+def test_append_rejects_other_objects() -> None:
+    writer = MultipartWriter()
+    with pytest.raises(TypeError, match="int"):
+        writer.append(42)
+    with pytest.raises(TypeError, match="mapping"):
+        writer.append_form("a=b")  # type: ignore[arg-type]
+
+
+def test_form_data_parts_get_names_and_refuse_encodings() -> None:
+    writer = MultipartWriter("form-data")
+    first = writer.append(b"a")
+    named = writer.append("b")
+    named.set_content_disposition("form-data", name="b")
+    assert first.headers["Content-Disposition"] == 'form-data; name="section-0"'
+    assert "Content-Length" not in first.headers  # RFC 7578 4.8
+    for header in ("Content-Encoding", "Content-Length", "Content-Transfer-Encoding"):
+        with pytest.raises(ValueError, match=header):
+            writer.append(b"x", {header: "gzip"})
+    writer.append(b"c").set_content_disposition("attachment")
+    with pytest.raises(ValueError, match="name"):
+        writer.render()
+
+
+@pytest.mark.parametrize(("header", "value"), [("Content-Encoding", "br"), ("Content-Transfer-Encoding", "uu")])
+def test_unknown_part_encodings_raise(header: str, value: str) -> None:
+    with pytest.raises(ValueError, match=header):
+        MultipartWriter().append(b"x", {header: value})
+
+
+def test_header_injection_is_refused() -> None:
+    writer = MultipartWriter()
+    writer.append(b"x", {"X-Evil": "a\r\nInjected: 1"})
+    with pytest.raises(ValueError, match="newline"):
+        writer.render()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Encoding": "gzip"},
+        {"Content-Encoding": "deflate"},
+        {"Content-Transfer-Encoding": "base64"},
+        {"Content-Transfer-Encoding": "quoted-printable"},
+        {"Content-Encoding": "gzip", "Content-Transfer-Encoding": "base64"},
+        {"Content-Encoding": "identity", "Content-Transfer-Encoding": "binary"},
+    ],
+)
+async def test_encoded_parts_round_trip(headers: dict[str, str]) -> None:
+    payload = ("caf\xe9 " * 5000).encode("latin-1") + os.urandom(70_000)
+    writer = MultipartWriter("mixed")
+    writer.append(io.BytesIO(payload), headers)
+    plain = "identity" in headers.values()
+    assert writer.size == (len(writer.render()) if plain else None)
+    collector = Collector()
+    await writer.write(collector)
+    data = b"".join(collector.chunks)
+    assert data == writer.render()
+    reader = MultipartReader(writer.headers, Chunked(data, 4096))
+    part = await reader.next()
+    assert isinstance(part, BodyPartReader)
+    assert await part.read(decode=True) == payload
+    assert await reader.next() is None
+
+
+async def test_write_without_close_boundary() -> None:
+    writer = MultipartWriter(boundary="B")
+    writer.append(b"x")
+    collector = Collector()
+    await writer.write(collector, close_boundary=False)
+    data = b"".join(collector.chunks)
+    assert data.startswith(b"--B\r\n") and data.endswith(b"\r\nx\r\n")
+    assert data + b"--B--\r\n" == writer.render()
+
+
+async def test_nested_writers_round_trip_and_measure() -> None:
+    outer = MultipartWriter("mixed", boundary="outer")
+    inner = MultipartWriter("related", boundary="inner")
+    inner.append("one")
+    inner.append_json([1])
+    assert outer.append(inner, {"X-Nested": "yes"}) is inner
+    outer.append(b"after")
+    data = outer.render()
+    assert outer.size == len(data)
+    assert inner.headers["Content-Length"] == str(inner.size)
+    parts: list[Any] = [part async for part in MultipartReader(outer.headers, Chunked(data, 7))]
+    assert isinstance(parts[0], MultipartReader)
+    assert parts[0].headers["X-Nested"] == "yes"
+
+
+def _email_parts(content_type: str, data: bytes) -> list[Any]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + data
+    )
+    assert message.is_multipart() and not message.defects
+    return list(message.iter_parts())  # type: ignore[attr-defined]
+
+
+def test_email_parser_reads_the_writer() -> None:
+    writer = MultipartWriter("form-data")
+    writer.append("zoé").set_content_disposition("form-data", name="who")
+    writer.append(b"\x00\x01\xff").set_content_disposition("form-data", name="f", filename="a.bin")
+    parts = _email_parts(writer.content_type, writer.render())
+    assert [p.get_param("name", header="content-disposition") for p in parts] == ["who", "f"]
+    assert parts[0].get_content() == "zoé"
+    assert parts[1].get_filename() == "a.bin"
+    assert parts[1].get_payload(decode=True) == b"\x00\x01\xff"
+
+
+async def test_writer_as_response_body_over_a_socket(aioweb_client: Any, tmp_path: Any) -> None:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(os.urandom(100_000))
+
+    async def handler(request: web.Request) -> web.Response:
+        writer = MultipartWriter("mixed")
+        writer.append("hello")
+        writer.append_json({"ok": True})
+        writer.append_form({"a": "1"})
+        nested = MultipartWriter("alternative")
+        nested.append("plain")
+        nested.append("<p>html</p>", {"Content-Type": "text/html"})
+        with open(report, "rb") as f:
+            writer.append(f)
+            writer.append(nested)
+            resp = web.Response(body=writer)  # rendered here: the file may close after
+        assert resp.content_type == "multipart/mixed"
+        return resp
+
+    client = await aioweb_client(_app(handler))
+    resp = await client.get("/")
+    assert resp.status == 200
+    data = await resp.read()
+    ctype = resp.headers["Content-Type"]
+    assert ctype.startswith("multipart/mixed; boundary=")
+    assert resp.headers["Content-Length"] == str(len(data))
+    texts: list[str] = []
+    inner: list[str] = []
+    files: list[tuple[str, bytes]] = []
+    async for part in MultipartReader(resp.headers, Chunked(data, 65536)):
+        if isinstance(part, MultipartReader):
+            inner = [await p.text() async for p in part]  # type: ignore[union-attr]
+        elif part.filename:
+            files.append((part.filename, bytes(await part.read())))
+        else:
+            texts.append(await part.text())
+    assert texts == ["hello", '{"ok": true}', "a=1"]
+    assert inner == ["plain", "<p>html</p>"]
+    assert files == [("report.pdf", report.read_bytes())]
+    email_parts = _email_parts(ctype, data)
+    assert email_parts[3].get_filename() == "report.pdf"
+    assert email_parts[4].get_content_type() == "multipart/alternative"
+
+
+def _app(handler: Any) -> web.Application:
+    app = web.Application()
+    app.router.add_get("/", handler)
+    return app
+
+
+async def test_writer_streams_into_a_stream_response(aioweb_client: Any) -> None:
+    writer = MultipartWriter("mixed", boundary="s")
+    writer.append(b"x" * 200_000)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": writer.content_type})
+        await resp.prepare(request)
+        await writer.write(resp)
+        return resp
+
+    client = await aioweb_client(_app(handler))
+    resp = await client.get("/")
+    assert await resp.read() == writer.render()
+
+
+def test_response_keeps_its_own_content_type() -> None:
+    writer = MultipartWriter("mixed", boundary="b")
+    resp = web.Response(body=writer, headers={"Content-Type": "multipart/related; boundary=b"})
+    assert resp.headers["Content-Type"] == "multipart/related; boundary=b"
+    assert resp.body == b"--b--\r\n"
+    assert resp.content_length == 7
 
 
 # -- forms over real sockets --

@@ -15,6 +15,7 @@ import importlib.util
 import itertools
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from websockets.exceptions import ConnectionClosed
 
 import aioweb
 from aioweb import web
+from aioweb.multipart import SPOOL_MAX_SIZE
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "examples" / "seed"
 SEED_TEXT = SEED_DIR / "http-server-usage.txt"  # a copy of /work/shared/seed/http-server-usage.txt
@@ -337,6 +339,105 @@ async def test_accept_chooser(aioweb_client: Any, accept: list[tuple[str, str]],
     assert resp.status == status
     if body is not None:
         assert await resp.text() == body
+
+
+# -- File Uploads ------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _fake_mp3(size: int) -> bytes:
+    """An ID3 header and frame-sync bytes, then noise: enough of an MP3 for an upload."""
+    return (b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + os.urandom(size))[:size]
+
+
+def _record_uploads(app: web.Application) -> list[tuple[str, str, int, bool]]:
+    """What the server received: read after the seed's handler ran (``request.post()`` is cached)."""
+    seen: list[tuple[str, str, int, bool]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        resp = await handler(request)
+        if request.method == "POST":
+            upload = (await request.post())["mp3"]
+            spilled = upload.file._rolled  # moved from memory to a temporary file
+            seen.append((upload.filename, upload.content_type, upload.file.tell(), spilled))
+        return resp
+
+    app.middlewares.append(record)
+    return seen
+
+
+def test_upload_form_is_the_seeds() -> None:
+    assert load("seed_file_uploads").FORM.strip() in SEED_TEXT.read_text()
+
+
+@pytest.mark.parametrize("size", [2 * 1024, 3 * SPOOL_MAX_SIZE // 2])  # in memory; spilled to disk
+async def test_file_upload_echoes_the_mp3(aioweb_server: Any, size: int) -> None:
+    app = load("seed_file_uploads").app
+    seen = _record_uploads(app)
+    server = await aioweb_server(app)
+    mp3 = _fake_mp3(size)
+    async with httpx.AsyncClient(trust_env=False, timeout=10.0) as client:
+        resp = await client.post(
+            f"http://127.0.0.1:{server.port}/store/mp3",
+            files={"mp3": ("song.mp3", mp3, "audio/mpeg")},
+        )
+    assert resp.status_code == 200
+    assert resp.content == mp3
+    assert resp.headers["Content-Length"] == str(size)
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="song.mp3"'
+    assert seen == [("song.mp3", "audio/mpeg", size, size > SPOOL_MAX_SIZE)]
+
+
+async def test_file_upload_form_page(aioweb_server: Any) -> None:
+    server = await aioweb_server(load("seed_file_uploads").app)
+    async with httpx.AsyncClient(trust_env=False, timeout=10.0) as client:
+        resp = await client.get(f"http://127.0.0.1:{server.port}/")
+    assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert 'enctype="multipart/form-data"' in resp.text
+    assert '<input id="mp3" name="mp3" type="file" value="" />' in resp.text
+
+
+@pytest.mark.browser
+async def test_file_upload_from_a_browser(aioweb_server: Any, tmp_path: Path) -> None:
+    """Chromium fills the seed's form, submits it, and saves the echo as a download."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not on PATH (scripts/check installs it with apt-get)")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    app = load("seed_file_uploads").app
+    seen = _record_uploads(app)
+    server = await aioweb_server(app)
+    mp3 = _fake_mp3(SPOOL_MAX_SIZE + 50_000)
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await browser.new_page(accept_downloads=True)
+            await page.goto(f"http://127.0.0.1:{server.port}/")
+            await page.set_input_files(
+                "#mp3", files=[{"name": "song.mp3", "mimeType": "audio/mpeg", "buffer": mp3}]
+            )
+            async with page.expect_download(timeout=20_000) as info:
+                await page.click("input[type=submit]")
+            download = await info.value
+            saved = tmp_path / "echo.mp3"
+            await download.save_as(saved)
+            suggested = download.suggested_filename
+        finally:
+            await browser.close()
+    assert seen == [("song.mp3", "audio/mpeg", len(mp3), True)]
+    # The echo is what the server read from the upload; the name is its Content-Disposition.
+    assert saved.read_bytes() == mp3
+    assert suggested == "song.mp3"
 
 
 # -- WebSockets --------------------------------------------------------------
