@@ -36,8 +36,6 @@ import platform
 import re
 import shlex
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +44,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from _common import (  # noqa: F401
+    first_traceback,
+    fmt_ms,
+    free_port,
+    group_pids,
+    indent,
+    med,
+    ratio,
+    sh,
+    stop,
+    table,
+)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -270,12 +281,6 @@ class Run:
         return bool(self.problems) or w is None or w.rps is None or bool(w.non2xx or w.sock_total)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def wait_ready(proc: subprocess.Popen, port: int, sc: Scenario, timeout: float) -> Optional[str]:
     """Wait until the server answers ``sc`` correctly; return a problem or None.
 
@@ -323,22 +328,6 @@ def start_server(
     )
 
 
-def group_pids(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``, from /proc."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, ...
-        if int(fields[2]) == pgid and fields[0] not in "ZX":
-            pids.append(int(entry.name))
-    return pids
-
-
 def rss_kib(pid: int) -> int:
     """VmRSS of ``pid`` in KiB (0 if it has exited)."""
     try:
@@ -354,32 +343,6 @@ def rss_kib(pid: int) -> int:
 def group_rss_kib(pgid: int) -> int:
     """Summed VmRSS of the live processes in group ``pgid`` (granian: supervisor + worker)."""
     return sum(rss_kib(pid) for pid in group_pids(pgid))
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def stop(proc: subprocess.Popen, grace: float = 5.0) -> Optional[int]:
-    """Stop the process group ``start_server`` made: SIGTERM, SIGKILL after ``grace`` s.
-
-    Signals go to that group only (its ID is the leader's PID, which cannot be
-    reused while the leader is unreaped or the group has members). Returns the
-    leader's exit code; on return no live process of the group is left.
-    """
-    pgid = proc.pid
-    deadline = time.monotonic() + grace
-    if proc.poll() is None or group_pids(pgid):
-        _signal_group(pgid, signal.SIGTERM)
-    while time.monotonic() < deadline and (proc.poll() is None or group_pids(pgid)):
-        time.sleep(0.05)
-    if proc.poll() is None or group_pids(pgid):
-        _signal_group(pgid, signal.SIGKILL)
-        proc.wait(5)
-    return proc.returncode
 
 
 def one_run(
@@ -421,10 +384,6 @@ def one_run(
 
 
 # ---------------------------------------------------------------- reports
-
-
-def med(xs: list[float]) -> Optional[float]:
-    return statistics.median(xs) if xs else None
 
 
 @dataclass
@@ -476,22 +435,6 @@ class Cell:
         if ok < len(self.runs):
             s += f" ({ok}/{len(self.runs)} rounds ok)"
         return s + (" ⚠" if self.flagged else "")
-
-
-def fmt_ms(ms: Optional[float]) -> str:
-    if ms is None:
-        return "?"
-    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
-
-
-def ratio(a: Optional[float], b: Optional[float]) -> str:
-    return f"{a / b:.2f}" if a and b else "n/a"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
 
 
 Key = tuple[str, str, int, int]  # server, scenario, filler routes, connections
@@ -628,32 +571,6 @@ def errors_section(cells: dict[Key, Cell]) -> str:
             note = f"\n  ({n_tb:,} tracebacks in these runs' server logs)" if n_tb > 1 else ""
             out.append("\n  ```\n" + indent(tb, "  ") + "\n  ```" + note)
     return "\n".join(out) + "\n"
-
-
-def first_traceback(log: str, max_lines: int = 14) -> str:
-    i = log.find("Traceback")
-    if i < 0:
-        return ""
-    lines = log[i:].splitlines()
-    end = next(
-        (n + 1 for n, ln in enumerate(lines[1:], 1) if ln and not ln.startswith((" ", "\t"))),
-        len(lines),
-    )
-    tb = lines[:end]
-    if len(tb) > max_lines:
-        tb = tb[:3] + ["  ..."] + tb[-(max_lines - 4) :]
-    return "\n".join(tb)
-
-
-def indent(s: str, pre: str) -> str:
-    return "\n".join(pre + ln for ln in s.splitlines())
-
-
-def sh(cmd: list[str]) -> str:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def machine_info(servers: list[str]) -> str:

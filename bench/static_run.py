@@ -48,8 +48,6 @@ import resource
 import shlex
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +55,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Optional
+
+from _common import (  # noqa: F401
+    first_traceback,
+    fmt_ms,
+    free_port,
+    group_pids,
+    indent,
+    med,
+    ratio,
+    sh,
+    stop,
+    table,
+)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -73,28 +84,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # (self-contained on purpose, like bench/ws_run.py)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def group_pids(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``, from /proc."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, ...
-        if int(fields[2]) == pgid and fields[0] not in "ZX":
-            pids.append(int(entry.name))
-    return pids
-
-
 def group_cpu_s(pgid: int) -> float:
     """User + system CPU seconds of the live processes in group ``pgid``."""
     total = 0
@@ -105,82 +94,6 @@ def group_cpu_s(pgid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     return total / CLK_TCK
-
-
-def stop(proc: subprocess.Popen, grace: float = 5.0) -> Optional[int]:
-    """SIGTERM the server's process group, SIGKILL it after ``grace`` s; return the exit code.
-
-    The server was started with ``start_new_session`` under taskset, which
-    execs it, so ``proc.pid`` is the group ID (nginx: master; its worker is in
-    the same group). Nothing else is signalled.
-    """
-    pgid = proc.pid
-
-    def alive() -> bool:
-        return proc.poll() is None or bool(group_pids(pgid))
-
-    def signal_group(sig: int) -> None:
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            pass
-
-    if alive():
-        signal_group(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and alive():
-        time.sleep(0.05)
-    if alive():
-        signal_group(signal.SIGKILL)
-        proc.wait(5)
-    return proc.returncode
-
-
-def med(xs: list[float]) -> Optional[float]:
-    return statistics.median(xs) if xs else None
-
-
-def fmt_ms(ms: Optional[float]) -> str:
-    if ms is None:
-        return "?"
-    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
-
-
-def ratio(a: Optional[float], b: Optional[float]) -> str:
-    return f"{a / b:.2f}" if a and b else "n/a"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
-
-
-def first_traceback(log: str, max_lines: int = 14) -> str:
-    i = log.find("Traceback")
-    if i < 0:
-        return ""
-    lines = log[i:].splitlines()
-    end = next(
-        (n + 1 for n, ln in enumerate(lines[1:], 1) if ln and not ln.startswith((" ", "\t"))),
-        len(lines),
-    )
-    tb = lines[:end]
-    if len(tb) > max_lines:
-        tb = tb[:3] + ["  ..."] + tb[-(max_lines - 4) :]
-    return "\n".join(tb)
-
-
-def indent(s: str, pre: str) -> str:
-    return "\n".join(pre + ln for ln in s.splitlines())
-
-
-def sh(cmd: list[str], stderr: bool = False) -> str:
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    return (p.stderr if stderr else p.stdout).strip()
 
 
 def loadavg() -> str:

@@ -28,8 +28,6 @@ import os
 import platform
 import shlex
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from _common import first_traceback, fmt_ms, free_port, indent, med, ratio, sh, table  # noqa: F401
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -48,12 +48,6 @@ CLIENT_BOUND = 0.9  # load client CPU share above which the client may be the li
 
 # ---------------------------------------------------------------- helpers
 # (self-contained on purpose: bench/run.py's internals change independently)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def stop(proc: subprocess.Popen) -> Optional[int]:
@@ -70,53 +64,6 @@ def stop(proc: subprocess.Popen) -> Optional[int]:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode
-
-
-def med(xs: list[float]) -> Optional[float]:
-    return statistics.median(xs) if xs else None
-
-
-def fmt_ms(ms: Optional[float]) -> str:
-    if ms is None:
-        return "?"
-    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
-
-
-def ratio(a: Optional[float], b: Optional[float]) -> str:
-    return f"{a / b:.2f}" if a and b else "n/a"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
-
-
-def first_traceback(log: str, max_lines: int = 14) -> str:
-    """The first traceback in ``log`` (up to its exception line), shortened."""
-    i = log.find("Traceback")
-    if i < 0:
-        return ""
-    lines = log[i:].splitlines()
-    end = next(
-        (n + 1 for n, ln in enumerate(lines[1:], 1) if ln and not ln.startswith((" ", "\t"))),
-        len(lines),
-    )
-    tb = lines[:end]
-    if len(tb) > max_lines:
-        tb = tb[:3] + ["  ..."] + tb[-(max_lines - 4) :]
-    return "\n".join(tb)
-
-
-def indent(s: str, pre: str) -> str:
-    return "\n".join(pre + ln for ln in s.splitlines())
-
-
-def sh(cmd: list[str]) -> str:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def loadavg() -> str:
