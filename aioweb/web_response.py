@@ -198,7 +198,8 @@ class StreamResponse:
         # Created on first use: most responses never store anything.
         self._state: Optional[dict[Any, Any]] = None
         # Headers a quick send wrote but did not store (see Response._quick_data).
-        self._late_headers: Optional[tuple[tuple[str, str], ...]] = None
+        # (Content-Type if added, Content-Length, Connection if sent, Date)
+        self._late_headers: Optional[tuple[Optional[str], str, Optional[str], str]] = None
 
     # -- status --
 
@@ -342,8 +343,17 @@ class StreamResponse:
     def _store_late_headers(self) -> None:
         """Add the headers a quick send wrote, so ``headers`` shows what was sent."""
         late, self._late_headers = self._late_headers, None
-        for name, value in late or ():
-            _set_unchecked(self._headers, name, value)
+        if late is None:
+            return
+        ctype, size, connection, date = late
+        headers = self._headers
+        if ctype is not None:
+            _set_unchecked(headers, hdrs.CONTENT_TYPE, ctype)
+        _set_unchecked(headers, hdrs.CONTENT_LENGTH, size)
+        if connection is not None:
+            _set_unchecked(headers, hdrs.CONNECTION, connection)
+        _set_unchecked(headers, hdrs.DATE, date)
+        _set_unchecked(headers, hdrs.SERVER, SERVER_SOFTWARE)
 
     @property
     def cookies(self) -> SimpleCookie:
@@ -1063,14 +1073,13 @@ class Response(StreamResponse):
             or message.method == "HEAD"
         ):
             return None
-        late: list[tuple[str, str]] = []
+        added: Optional[str] = None
         if headers:
             ctype = headers.get(hdrs.CONTENT_TYPE)
             if ctype is None:
                 return None
         else:
-            ctype = "application/octet-stream"
-            late.append((hdrs.CONTENT_TYPE, ctype))
+            ctype = added = "application/octet-stream"
         minor = message.version[1]
         keep_alive = self._keep_alive
         if keep_alive is None:
@@ -1078,17 +1087,14 @@ class Response(StreamResponse):
         self._keep_alive = keep_alive
         body = self._body or b""
         size = str(len(body))
-        late.append((hdrs.CONTENT_LENGTH, size))
+        value: Optional[str] = None
         if keep_alive and minor:
             connection = ""
         else:
             value = "keep-alive" if keep_alive else "close"
-            late.append((hdrs.CONNECTION, value))
             connection = f"Connection: {value}\r\n"
         date = date_value()
-        late.append((hdrs.DATE, date))
-        late.append((hdrs.SERVER, SERVER_SOFTWARE))
-        self._late_headers = tuple(late)
+        self._late_headers = (added, size, value, date)
         head = (
             f"{status_line(minor, status, self._reason)}Content-Type: {ctype}\r\n"
             f"Content-Length: {size}\r\n{connection}Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n"
