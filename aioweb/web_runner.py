@@ -15,6 +15,7 @@ import signal
 import socket
 from typing import Any, Optional
 
+from ._accept import AcceptBurst, needs_accept_burst
 from .web_app import Application
 from .web_server import Server
 
@@ -40,10 +41,10 @@ def _raise_graceful_exit() -> None:
     raise GracefulExit()
 
 
-# Listen queue length. aiohttp's 128 overflowed when 256 clients connected
-# at once (wrk -c256: kernel ListenOverflows, SYN retried after 1 s, p99
-# near 1 s and client timeouts on uvloop); the kernel caps it at somaxconn.
+# Listen queue length: aiohttp's 128 overflowed (kernel ListenOverflows)
+# when 256 clients connected at once; the kernel caps it at somaxconn.
 DEFAULT_BACKLOG = 1024
+
 
 class BaseSite(abc.ABC):
     """A listening socket of a runner."""
@@ -64,6 +65,7 @@ class BaseSite(abc.ABC):
         self._ssl_context = ssl_context
         self._backlog = backlog
         self._server: Optional[asyncio.AbstractServer] = None
+        self._bursts: list[AcceptBurst] = []
 
     @property
     @abc.abstractmethod
@@ -77,9 +79,26 @@ class BaseSite(abc.ABC):
     async def stop(self) -> None:
         """Stop accepting connections (open ones are the runner's to close)."""
         self._runner._check_site(self)
+        for burst in self._bursts:
+            burst.close()
+        self._bursts.clear()
         if self._server is not None:
             self._server.close()
         self._runner._unreg_site(self)
+
+    def _accept_in_bursts(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On uvloop, accept queued connections many per loop iteration (see ``_accept``).
+
+        Plain sockets only: a TLS connection costs a handshake, which
+        dwarfs the wait in the listen queue.
+        """
+        server = self._runner.server
+        if self._server is None or server is None or self._ssl_context is not None:
+            return
+        if not needs_accept_burst(loop):
+            return
+        for listener in getattr(self._server, "sockets", None) or ():
+            self._bursts.append(AcceptBurst(loop, server, listener))
 
 
 class TCPSite(BaseSite):
@@ -125,6 +144,7 @@ class TCPSite(BaseSite):
             reuse_address=self._reuse_address,
             reuse_port=self._reuse_port,
         )
+        self._accept_in_bursts(loop)
 
 
 class UnixSite(BaseSite):
@@ -157,6 +177,7 @@ class UnixSite(BaseSite):
         self._server = await loop.create_unix_server(
             server, self._path, ssl=self._ssl_context, backlog=self._backlog
         )
+        self._accept_in_bursts(loop)
 
 
 class SockSite(BaseSite):
@@ -194,6 +215,7 @@ class SockSite(BaseSite):
         self._server = await loop.create_server(
             server, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog
         )
+        self._accept_in_bursts(loop)
 
 
 class BaseRunner(abc.ABC):

@@ -1,0 +1,138 @@
+"""Accept bursts on uvloop: queued connections are taken many per loop iteration."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from aioweb import web, web_runner
+from aioweb._accept import BURST, needs_accept_burst
+
+uvloop = pytest.importorskip("uvloop")
+
+CLIENTS = 100  # below BURST: one readable event can take them all
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+async def hello(request: web.Request) -> web.Response:
+    return web.Response(text="hello")
+
+
+def run_uvloop(main: Callable[[], Awaitable[Any]]) -> Any:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main())
+
+
+async def start_site(**site_kwargs: Any) -> tuple[web.AppRunner, web.TCPSite, int]:
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, **site_kwargs)
+    await site.start()
+    return runner, site, runner.addresses[0][1]
+
+
+def connect_many(port: int, n: int) -> list[socket.socket]:
+    """Blocking connects: the kernel completes them while the loop is held here."""
+    return [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
+
+
+def ask_all(clients: list[socket.socket]) -> list[bytes]:
+    for c in clients:
+        c.sendall(REQUEST)
+    answers = []
+    for c in clients:
+        data = b""
+        while not data.endswith(b"hello"):
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        answers.append(data)
+        c.close()
+    return answers
+
+
+async def accepted_after(port: int, runner: web.AppRunner, iterations: int) -> tuple[int, list[socket.socket]]:
+    clients = connect_many(port, CLIENTS)
+    for _ in range(iterations):
+        await asyncio.sleep(0)
+    assert runner.server is not None
+    return len(runner.server.connections), clients
+
+
+def test_detects_uvloop_only() -> None:
+    assert needs_accept_burst(uvloop.new_event_loop())
+    loop = asyncio.new_event_loop()
+    try:
+        assert not needs_accept_burst(loop)
+    finally:
+        loop.close()
+    assert CLIENTS < BURST
+
+
+def test_a_queued_burst_is_accepted_within_a_few_iterations() -> None:
+    async def main() -> tuple[int, list[bytes]]:
+        runner, site, port = await start_site()
+        try:
+            assert len(site._bursts) == 1
+            accepted, clients = await accepted_after(port, runner, 5)
+            answers = await asyncio.to_thread(ask_all, clients)
+            return accepted, answers
+        finally:
+            await runner.cleanup()
+
+    accepted, answers = run_uvloop(main)
+    assert accepted == CLIENTS
+    assert all(a.startswith(b"HTTP/1.1 200 OK\r\n") and a.endswith(b"hello") for a in answers)
+
+
+def test_without_bursts_uvloop_accepts_one_per_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The libuv behaviour the burst exists for; if this fails, libuv changed."""
+    monkeypatch.setattr(web_runner, "needs_accept_burst", lambda loop: False)
+
+    async def main() -> int:
+        runner, site, port = await start_site()
+        try:
+            assert site._bursts == []
+            accepted, clients = await accepted_after(port, runner, 5)
+            await asyncio.to_thread(ask_all, clients)  # all are served eventually
+            return accepted
+        finally:
+            await runner.cleanup()
+
+    assert run_uvloop(main) <= 10
+
+
+def test_stopping_the_site_stops_listening() -> None:
+    async def main() -> int:
+        runner, site, port = await start_site()
+        burst = site._bursts[0]
+        await runner.cleanup()
+        assert site._bursts == []
+        burst.close()  # idempotent
+        return port
+
+    port = run_uvloop(main)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_tls_sites_and_asyncio_loops_take_no_burst() -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # listening needs no certificate
+
+    async def bursts(**kwargs: Any) -> int:
+        runner, site, _port = await start_site(**kwargs)
+        try:
+            return len(site._bursts)
+        finally:
+            await runner.cleanup()
+
+    assert run_uvloop(lambda: bursts(ssl_context=ctx)) == 0
+    assert asyncio.run(bursts()) == 0
