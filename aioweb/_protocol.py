@@ -321,7 +321,7 @@ class RequestHandler(asyncio.Protocol):
                 if not keep_alive or self._close_after:
                     self._finish(payload)
                     return
-                if not payload.is_eof():
+                if payload is not EMPTY_PAYLOAD and not payload.is_eof():
                     self._finish(payload)
                     return
         except asyncio.CancelledError:

@@ -476,8 +476,14 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
         match_info = router.resolve_nowait(request) if type(router) is UrlDispatcher else None
         if match_info is None:
             match_info = await router.resolve(request)
-        match_info.add_app(self)
-        match_info.freeze()
+        if type(match_info) is UrlMappingMatchInfo and not match_info._apps:
+            # add_app() and freeze() on a fresh match, without two calls.
+            match_info._apps = [self]
+            match_info._current_app = self
+            match_info._frozen = True
+        else:
+            match_info.add_app(self)
+            match_info.freeze()
         request._match_info = match_info
         if request._message.expect is not None:
             expect_response = await match_info.expect_handler(request)
