@@ -29,6 +29,7 @@ from typing import Any
 __all__ = ("BURST", "AcceptBurst", "needs_accept_burst")
 
 BURST = 128
+RETRY_DELAY = 1.0  # after accept() fails for want of descriptors or memory
 _SKIPPABLE = (errno.ECONNABORTED, errno.EPROTO, errno.EPERM)
 _log = logging.getLogger("aioweb.server")
 
@@ -56,6 +57,7 @@ class AcceptBurst:
         self._sock: socket.socket | None = socket.socket(fileno=os.dup(listener.fileno()))
         self._sock.setblocking(False)
         self._pending: set[asyncio.Task[None]] = set()
+        self._retry: asyncio.TimerHandle | None = None
         loop.add_reader(self._sock.fileno(), self._accept)
 
     def _accept(self) -> None:
@@ -70,13 +72,27 @@ class AcceptBurst:
             except OSError as exc:
                 if exc.errno in _SKIPPABLE:
                     continue
-                # EMFILE and the like: libuv's watcher handles them (and logs);
-                # retrying here at once would spin.
-                _log.warning("accept() failed: %s", exc)
+                self._back_off(sock, exc)
                 return
             task = self._loop.create_task(self._attach(conn))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
+
+    def _back_off(self, sock: socket.socket, exc: OSError) -> None:
+        """Stop watching for ``RETRY_DELAY`` s (EMFILE and the like).
+
+        The listening socket stays readable while connections wait, so
+        retrying at once would spin, and log, on every loop iteration.
+        libuv's own watcher goes on meanwhile.
+        """
+        _log.warning("accept() failed, retrying in %g s: %s", RETRY_DELAY, exc)
+        self._loop.remove_reader(sock.fileno())
+        self._retry = self._loop.call_later(RETRY_DELAY, self._resume)
+
+    def _resume(self) -> None:
+        self._retry = None
+        if self._sock is not None:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
 
     async def _attach(self, conn: socket.socket) -> None:
         try:
@@ -89,5 +105,8 @@ class AcceptBurst:
         sock, self._sock = self._sock, None
         if sock is None:
             return
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         self._loop.remove_reader(sock.fileno())
         sock.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,3 +138,79 @@ def test_tls_sites_and_asyncio_loops_take_no_burst() -> None:
 
     assert run_uvloop(lambda: bursts(ssl_context=ctx)) == 0
     assert asyncio.run(bursts()) == 0
+
+
+def test_unix_sites_accept_in_bursts_too(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sock")
+
+    async def main() -> tuple[int, list[bytes]]:
+        app = web.Application()
+        app.router.add_get("/", hello)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.UnixSite(runner, path)
+        await site.start()
+        try:
+            assert len(site._bursts) == 1
+            clients = []
+            for _ in range(CLIENTS):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(5)
+                c.connect(path)
+                clients.append(c)
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert runner.server is not None
+            accepted = len(runner.server.connections)
+            return accepted, await asyncio.to_thread(ask_all, clients)
+        finally:
+            await runner.cleanup()
+
+    accepted, answers = run_uvloop(main)
+    assert accepted == CLIENTS
+    assert all(a.endswith(b"hello") for a in answers)
+
+
+def test_running_out_of_descriptors_backs_off_instead_of_spinning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        runner, site, port = await start_site()
+        try:
+            burst = site._bursts[0]
+            real = burst._sock
+            assert real is not None
+            calls = []
+
+            class OutOfDescriptors:
+                def fileno(self) -> int:
+                    return real.fileno()
+
+                def accept(self) -> tuple[socket.socket, Any]:
+                    calls.append(1)
+                    raise OSError(errno.EMFILE, "Too many open files")
+
+                def close(self) -> None:
+                    real.close()
+
+            burst._sock = OutOfDescriptors()  # type: ignore[assignment]
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)
+            burst._accept()  # as its readable event would, before libuv's watcher runs
+            for _ in range(20):
+                await asyncio.sleep(0)
+            # One failure, then no more tries until the retry delay passes;
+            # libuv's watcher accepted the connection meanwhile.
+            assert calls == [1]
+            assert burst._retry is not None
+            assert runner.server is not None and len(runner.server.connections) == 1
+            client.close()
+            burst.close()
+            assert burst._retry is None
+        finally:
+            await runner.cleanup()
+
+    with caplog.at_level("WARNING", logger="aioweb.server"):
+        run_uvloop(main)
+    assert [r.getMessage() for r in caplog.records].count(
+        "accept() failed, retrying in 1 s: [Errno 24] Too many open files"
+    ) == 1
