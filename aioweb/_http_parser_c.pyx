@@ -8,16 +8,17 @@ keeps it exactly: the same exceptions with the same messages and statuses,
 the same ``RawRequestMessage`` class with the same attribute values and
 types, the same sink calls. The tests run every case against both classes.
 
-Cost (callgrind, Python 3.11, a 3-line GET into a no-op sink): ~7,800
+Cost (callgrind, Python 3.11, a 3-line GET into a no-op sink): ~8,600
 instructions per request against ~22,000 for the pure class; httptools alone,
 with empty Python callbacks, takes ~6,600. Where the difference comes from:
 
 * llhttp's callbacks are ``def`` methods of a ``cdef class``: httptools calls
   them as C functions, without a Python frame, and every field is a C slot.
 * Header names are compared in C, case-insensitively, after a length test.
-* httptools' query methods and the sink's methods are bound once, at
-  construction. (A sink must therefore have its three methods when the
-  parser is built; the pure class looks them up per call.)
+* Methods of httptools' parser and of the sink are looked up per call, as
+  in the pure class: caching eight bound methods per parser cost 650 bytes
+  on every idle connection (bench/idle_memory.py) to save about 1,000
+  instructions per request.
 * ``RawRequestMessage`` is filled without running its Python ``__init__``
   (``_new_message``): ~1,900 instructions less per request.
 * ``get_http_version`` formats a new string (~2,300 instructions), so it is
@@ -188,15 +189,7 @@ cdef class RequestParser:
     """
 
     cdef object _sink
-    cdef object _on_head
-    cdef object _on_body
-    cdef object _on_message_complete
     cdef object _parser
-    cdef object _feed_data
-    cdef object _get_http_version
-    cdef object _get_method
-    cdef object _should_keep_alive
-    cdef object _should_upgrade
     cdef bytes _url
     cdef list _headers
     cdef Py_ssize_t _head_size
@@ -231,16 +224,8 @@ cdef class RequestParser:
         Py_ssize_t max_head_size=65536,
     ):
         self._sink = sink
-        self._on_head = sink.on_head
-        self._on_body = sink.on_body
-        self._on_message_complete = sink.on_message_complete
         parser = HttpRequestParser(self)
         self._parser = parser
-        self._feed_data = parser.feed_data
-        self._get_http_version = parser.get_http_version
-        self._get_method = parser.get_method
-        self._should_keep_alive = parser.should_keep_alive
-        self._should_upgrade = parser.should_upgrade
         self.max_line_size = max_line_size
         self.max_field_size = max_field_size
         self.max_headers = max_headers
@@ -272,7 +257,7 @@ cdef class RequestParser:
         """Parse ``data``; raise ``HttpProcessingError`` or ``UpgradeRequest``."""
         self._progress = False
         try:
-            self._feed_data(data)
+            self._parser.feed_data(data)
         except HttpParserUpgrade as exc:
             args = exc.args
             offset = args[0] if args and isinstance(args[0], int) else len(data)
@@ -303,7 +288,7 @@ cdef class RequestParser:
         # checks this against get_http_version for every version x.y.
         if keep_alive and not self._connection_field:
             return _V11
-        text = self._get_http_version()
+        text = self._parser.get_http_version()
         if text == "1.1":
             return _V11
         if text == "1.0":
@@ -355,7 +340,7 @@ cdef class RequestParser:
         self._progress = True
         if PyList_GET_SIZE(self._headers) > self.max_headers:
             self._fail(HeadersTooLarge(f"More than {self.max_headers} header fields"))
-        keep_alive = self._should_keep_alive()
+        keep_alive = self._parser.should_keep_alive()
         version = self._version(keep_alive is True)
         if self._te_bad:
             self._fail(TransferEncodingError("Only 'Transfer-Encoding: chunked' is accepted"))
@@ -363,21 +348,21 @@ cdef class RequestParser:
             # RFC 9112 6.1: HTTP/1.0 framing with Transfer-Encoding is faulty.
             self._fail(TransferEncodingError("Transfer-Encoding is not allowed in HTTP/1.0"))
         message = _new_message(
-            _method_name(self._get_method()),
+            _method_name(self._parser.get_method()),
             self._url.decode("utf-8", "surrogateescape"),
             version,
             PyList_AsTuple(self._headers),
             not keep_alive,
-            self._should_upgrade(),
+            self._parser.should_upgrade(),
             self._chunked,
             self._content_length,
             self._expect,
         )
-        self._on_head(message)
+        self._sink.on_head(message)
 
     def on_body(self, body):
         self._progress = True
-        self._on_body(body)
+        self._sink.on_body(body)
 
     def on_message_complete(self):
-        self._on_message_complete()
+        self._sink.on_message_complete()
