@@ -51,9 +51,11 @@ class AcceptBurst:
         loop: asyncio.AbstractEventLoop,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         listener: Any,
+        ssl: Any = None,
     ) -> None:
         self._loop = loop
         self._factory = protocol_factory
+        self._ssl = ssl
         self._sock: socket.socket | None = socket.socket(fileno=os.dup(listener.fileno()))
         self._sock.setblocking(False)
         self._pending: set[asyncio.Task[None]] = set()
@@ -96,8 +98,9 @@ class AcceptBurst:
 
     async def _attach(self, conn: socket.socket) -> None:
         try:
-            await self._loop.connect_accepted_socket(self._factory, conn)
-        except (OSError, RuntimeError):
+            await self._loop.connect_accepted_socket(self._factory, conn, ssl=self._ssl)
+        except Exception as exc:  # a failed TLS handshake, a client gone already
+            _log.debug("Accepted connection dropped: %r", exc)
             conn.close()
 
     def close(self) -> None:

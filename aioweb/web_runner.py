@@ -87,18 +87,12 @@ class BaseSite(abc.ABC):
         self._runner._unreg_site(self)
 
     def _accept_in_bursts(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On uvloop, accept queued connections many per loop iteration (see ``_accept``).
-
-        Plain sockets only: a TLS connection costs a handshake, which
-        dwarfs the wait in the listen queue.
-        """
+        """On uvloop, accept queued connections many per loop iteration (see ``_accept``)."""
         server = self._runner.server
-        if self._server is None or server is None or self._ssl_context is not None:
-            return
-        if not needs_accept_burst(loop):
+        if self._server is None or server is None or not needs_accept_burst(loop):
             return
         for listener in getattr(self._server, "sockets", None) or ():
-            self._bursts.append(AcceptBurst(loop, server, listener))
+            self._bursts.append(AcceptBurst(loop, server, listener, self._ssl_context))
 
 
 class TCPSite(BaseSite):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import shutil
 import socket
 import ssl
+import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -126,18 +128,75 @@ def test_stopping_the_site_stops_listening() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
-def test_tls_sites_and_asyncio_loops_take_no_burst() -> None:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # listening needs no certificate
-
-    async def bursts(**kwargs: Any) -> int:
-        runner, site, _port = await start_site(**kwargs)
+def test_asyncio_loops_take_no_burst() -> None:
+    async def bursts() -> int:
+        runner, site, _port = await start_site()
         try:
             return len(site._bursts)
         finally:
             await runner.cleanup()
 
-    assert run_uvloop(lambda: bursts(ssl_context=ctx)) == 0
     assert asyncio.run(bursts()) == 0
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate made with the openssl CLI: (server, client) contexts."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl CLI not installed")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True, timeout=30,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    client.check_hostname = False
+    return server, client
+
+
+def test_tls_sites_accept_in_bursts_and_complete_handshakes(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server_ctx, client_ctx = tls
+    n = 20
+
+    def ask_over_tls(raw: list[socket.socket]) -> list[bytes]:
+        answers = []
+        for c in raw:
+            with client_ctx.wrap_socket(c, server_hostname="localhost") as t:
+                t.sendall(REQUEST)
+                data = b""
+                while not data.endswith(b"hello"):
+                    chunk = t.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                answers.append(data)
+        return answers
+
+    async def main() -> tuple[int, list[bytes]]:
+        runner, site, port = await start_site(ssl_context=server_ctx)
+        try:
+            assert len(site._bursts) == 1
+            raw = connect_many(port, n)
+            for _ in range(5):
+                await asyncio.sleep(0)
+            # Accepted by the burst, each waiting for its client's handshake
+            # (libuv's own watcher takes one per iteration at most).
+            handshaking = len(site._bursts[0]._pending)
+            return handshaking, await asyncio.to_thread(ask_over_tls, raw)
+        finally:
+            await runner.cleanup()
+
+    handshaking, answers = run_uvloop(main)
+    assert handshaking >= n - 5
+    assert len(answers) == n
+    assert all(a.startswith(b"HTTP/1.1 200 OK\r\n") and a.endswith(b"hello") for a in answers)
 
 
 def test_unix_sites_accept_in_bursts_too(tmp_path: Path) -> None:
@@ -214,3 +273,37 @@ def test_running_out_of_descriptors_backs_off_instead_of_spinning(
     assert [r.getMessage() for r in caplog.records].count(
         "accept() failed, retrying in 1 s: [Errno 24] Too many open files"
     ) == 1
+
+
+def test_a_failed_tls_handshake_drops_only_that_connection(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext], caplog: pytest.LogCaptureFixture
+) -> None:
+    server_ctx, client_ctx = tls
+
+    def garbage_then_good(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as bad:
+            bad.sendall(b"GET / HTTP/1.1\r\n\r\n")  # plain HTTP to a TLS port
+            bad.recv(4096)  # the server ends the connection
+        with client_ctx.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost"
+        ) as good:
+            good.sendall(REQUEST)
+            data = b""
+            while not data.endswith(b"hello"):
+                chunk = good.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data
+
+    async def main() -> bytes:
+        runner, site, port = await start_site(ssl_context=server_ctx)
+        try:
+            return await asyncio.to_thread(garbage_then_good, port)
+        finally:
+            await runner.cleanup()
+
+    with caplog.at_level("DEBUG"):
+        answer = run_uvloop(main)
+    assert answer.endswith(b"hello")
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
