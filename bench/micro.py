@@ -8,6 +8,7 @@ enough to compare changes on the hot path, and to run under a profiler:
     python bench/micro.py --scenario get -n 50000
     python -m cProfile -s tottime bench/micro.py --scenario get -n 20000 | head -40
     valgrind --tool=callgrind python bench/micro.py -n 2000   # instruction counts
+    python bench/micro.py --scenario user --routes 10          # route-table size
 """
 
 from __future__ import annotations
@@ -71,13 +72,13 @@ class FakeTransport(asyncio.Transport):
         pass
 
 
-async def run(scenario: str, n: int) -> tuple[float, FakeTransport]:
+async def run(scenario: str, n: int, routes: int = 1000) -> tuple[float, FakeTransport]:
     saved, sys.argv = sys.argv, ["app.py", "--framework", "aioweb"]
     try:
         import app as bench_app  # the same routes as the wrk benchmark
     finally:
         sys.argv = saved
-    app = bench_app.make_app(1000)
+    app = bench_app.make_app(routes)
     server = app.make_handler(access_log=None)
     proto = server()
     transport = FakeTransport()
@@ -102,12 +103,13 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(REQUESTS), default="get")
     parser.add_argument("-n", type=int, default=20000)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--routes", type=int, default=1000, help="filler routes (default 1000)")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    elapsed, transport = asyncio.run(run(args.scenario, args.n))
+    elapsed, transport = asyncio.run(run(args.scenario, args.n, args.routes))
     per = elapsed / args.n * 1e6
     print(
         f"{args.scenario}: {per:.2f} us/request over {args.n} requests "
