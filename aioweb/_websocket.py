@@ -696,10 +696,11 @@ class FrameWriter:
 
 
 _apply_mask_python = apply_mask
-try:
-    # The same function in C (aioweb/_wsmask.c): ~7 us instead of ~200 us
-    # per 64 KiB payload. Optional; the big-integer version above is the
-    # fallback and gives the same bytes.
-    from ._wsmask import apply_mask  # type: ignore[no-redef,import-not-found]  # noqa: F811
-except ImportError:  # pragma: no cover - built without a compiler
-    pass
+# The same function in C (aioweb/_wsmask.c): ~7 us instead of ~200 us per
+# 64 KiB payload. Optional; the big-integer version above is the fallback
+# and gives the same bytes. AIOWEB_NO_EXTENSIONS=1 selects it.
+if not os.environ.get("AIOWEB_NO_EXTENSIONS"):
+    try:
+        from ._wsmask import apply_mask  # type: ignore[no-redef,import-not-found]  # noqa: F811
+    except ImportError:  # pragma: no cover - built without a compiler
+        pass

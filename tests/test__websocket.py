@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import zlib
 from typing import Any
 
@@ -577,3 +579,26 @@ def test_c_masking_refuses_a_bad_mask() -> None:
         wsmask.apply_mask(b"abc", b"data")
     with pytest.raises(TypeError):
         wsmask.apply_mask(b"abcd")
+
+
+def selected_mask_module(env: dict[str, str]) -> str:
+    """The module ``_websocket.apply_mask`` comes from in a fresh interpreter."""
+    full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
+    code = "import aioweb._websocket as m; print(m.apply_mask.__module__)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
+
+
+def test_no_extensions_selects_python_masking() -> None:
+    assert selected_mask_module({"AIOWEB_NO_EXTENSIONS": "1"}) == "aioweb._websocket"
+
+
+@pytest.mark.skipif(
+    os.environ.get("AIOWEB_REQUIRE_EXTENSIONS") != "1"
+    or bool(os.environ.get("AIOWEB_NO_EXTENSIONS")),
+    reason="only where the build must have compiled the extensions (AIOWEB_REQUIRE_EXTENSIONS=1)",
+)
+def test_c_masking_is_built_and_selected_when_required() -> None:
+    assert selected_mask_module({}) == "aioweb._wsmask"
