@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 import socket
 from collections.abc import Callable
 from typing import Any
+
+from .web_log import server_logger as _log
 
 __all__ = ("BURST", "AcceptBurst", "needs_accept_burst")
 
 BURST = 128
 RETRY_DELAY = 1.0  # after accept() fails for want of descriptors or memory
 _SKIPPABLE = (errno.ECONNABORTED, errno.EPROTO, errno.EPERM)
-_log = logging.getLogger("aioweb.server")
 
 
 def needs_accept_burst(loop: asyncio.AbstractEventLoop) -> bool:
