@@ -1,9 +1,12 @@
-"""Shared test helpers: raw-socket access to a running server."""
+"""Shared test helpers: raw-socket access to a running server, TLS contexts."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+import ssl
+import subprocess
 
 import pytest
 
@@ -77,3 +80,23 @@ async def raw_connect():
             await asyncio.wait_for(conn.writer.wait_closed(), 5)
         except (OSError, asyncio.TimeoutError):
             pass
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate made with the openssl CLI: (server, client) contexts."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl CLI not installed")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True, timeout=30,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    client.check_hostname = False
+    return server, client

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -464,26 +462,6 @@ def test_unix_socket_takes_the_sendfile_path(files: dict[str, Path], tmp_path: P
             await runner.cleanup()
 
     run_on(loop_name, main)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A self-signed certificate made with the openssl CLI: (server, client) contexts."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl CLI not installed")
-    where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
-        check=True, capture_output=True, timeout=30,
-    )
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert, key)
-    client = ssl.create_default_context(cafile=str(cert))
-    client.check_hostname = False
-    return server, client
 
 
 @pytest.mark.parametrize("loop_name", LOOPS)
