@@ -1,20 +1,23 @@
 """Helpers shared by the benchmark drivers (run.py, ws_run.py, static_run.py).
 
 Process handling (free ports, stopping a server's process group by its ID,
-never by name) and report formatting (medians, ratios, markdown tables,
-tracebacks from server logs). Nothing here sends traffic.
+never by name, the checks around one loaded server), wrk's report, and report
+formatting (medians, ratios, markdown tables, tracebacks from server logs).
+Nothing here sends traffic.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 HOST = "127.0.0.1"
 
@@ -65,6 +68,55 @@ def stop(proc: subprocess.Popen, grace: float = 5.0) -> Optional[int]:
         _signal_group(pgid, signal.SIGKILL)
         proc.wait(5)
     return proc.returncode
+
+
+def check_after_load(
+    proc: subprocess.Popen, problems: list[str], ready_problem: Optional[str],
+    recheck: Callable[[], Optional[str]],
+) -> None:
+    """Flag a server that died under load, or (if it answered before) no longer answers right."""
+    if proc.poll() is not None:
+        problems.append(f"server died under load (exit code {proc.returncode})")
+    elif not ready_problem:
+        after = recheck()
+        if after:
+            problems.append(f"after load: {after}")
+
+
+def stop_checked(
+    proc: subprocess.Popen,
+    problems: list[str],
+    stopper: Callable[[subprocess.Popen], Optional[int]] = stop,
+) -> None:
+    """Stop the server (``stop`` by default); flag any exit but a clean one on SIGTERM."""
+    code = stopper(proc)
+    if code not in (0, None, -signal.SIGTERM) and not problems:
+        problems.append(f"server exit code {code} on SIGTERM")
+
+
+def flag_tracebacks(log: str, problems: list[str]) -> None:
+    if "Traceback" in log and not problems:
+        problems.append("tracebacks in server log")
+
+
+_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def parse_wrk_into(out: str, r: Any) -> None:
+    """Set ``rps``, ``p50_ms``, ``p99_ms``, ``requests``, ``non2xx`` and ``sock`` of ``r``
+    from wrk's report (``--latency``); fields wrk did not print stay as they were."""
+    if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
+        r.rps = float(m.group(1))
+    for pct, attr in (("50", "p50_ms"), ("99", "p99_ms")):
+        if m := re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M):
+            setattr(r, attr, float(m.group(1)) * _UNIT_MS[m.group(2)])
+    if m := re.search(r"^\s*(\d+) requests in", out, re.M):
+        r.requests = int(m.group(1))
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        r.non2xx = int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        keys = ("connect", "read", "write", "timeout")
+        r.sock = dict(zip(keys, map(int, m.groups()), strict=True))
 
 
 def med(xs: list[float]) -> Optional[float]:

@@ -35,7 +35,6 @@ import os
 import platform
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,15 +45,19 @@ from pathlib import Path
 from typing import Any, Optional
 
 from _common import (  # noqa: F401
+    check_after_load,
     first_traceback,
+    flag_tracebacks,
     fmt_ms,
     free_port,
     group_pids,
     indent,
     med,
+    parse_wrk_into,
     ratio,
     sh,
     stop,
+    stop_checked,
     table,
 )
 
@@ -214,24 +217,9 @@ class WrkResult:
         return sum(self.sock.values())
 
 
-_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
 def parse_wrk(out: str) -> WrkResult:
     r = WrkResult(raw=out)
-    if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
-        r.rps = float(m.group(1))
-    for pct, attr in (("50", "p50_ms"), ("99", "p99_ms")):
-        if m := re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M):
-            setattr(r, attr, float(m.group(1)) * _UNIT_MS[m.group(2)])
-    if m := re.search(r"^\s*(\d+) requests in", out, re.M):
-        r.requests = int(m.group(1))
-    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
-        r.non2xx = int(m.group(1))
-    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        r.sock = dict(
-            zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)
-        )
+    parse_wrk_into(out, r)
     return r
 
 
@@ -367,19 +355,13 @@ def one_run(
                 if args.warmup > 0:
                     run_wrk(args, sc, port, args.warmup, conns)
                 run.wrk = run_wrk(args, sc, port, args.duration, conns)
-                if proc.poll() is not None:
-                    run.problems.append(f"server died under load (exit code {proc.returncode})")
-                elif not problem:
-                    after = wait_ready(proc, port, sc, timeout=5)
-                    if after:
-                        run.problems.append(f"after load: {after}")
+                check_after_load(
+                    proc, run.problems, problem, lambda: wait_ready(proc, port, sc, timeout=5)
+                )
         finally:
-            code = stop(proc)
-            if code not in (0, None, -signal.SIGTERM) and not run.problems:
-                run.problems.append(f"server exit code {code} on SIGTERM")
+            stop_checked(proc, run.problems)
     run.log = logpath.read_text(errors="replace")
-    if "Traceback" in run.log and not run.problems:
-        run.problems.append("tracebacks in server log")
+    flag_tracebacks(run.log, run.problems)
     return run
 
 

@@ -57,15 +57,19 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from _common import (  # noqa: F401
+    check_after_load,
     first_traceback,
+    flag_tracebacks,
     fmt_ms,
     free_port,
     group_pids,
     indent,
     med,
+    parse_wrk_into,
     ratio,
     sh,
     stop,
+    stop_checked,
     table,
 )
 
@@ -353,23 +357,9 @@ class WrkResult:
         return sum(self.sock.values())
 
 
-_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
 def parse_wrk(out: str) -> WrkResult:
     r = WrkResult(raw=out)
-    if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
-        r.rps = float(m.group(1))
-    for pct, attr in (("50", "p50_ms"), ("99", "p99_ms")):
-        if m := re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M):
-            setattr(r, attr, float(m.group(1)) * _UNIT_MS[m.group(2)])
-    if m := re.search(r"^\s*(\d+) requests in", out, re.M):
-        r.requests = int(m.group(1))
-    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
-        r.non2xx = int(m.group(1))
-    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        keys = ("connect", "read", "write", "timeout")
-        r.sock = dict(zip(keys, map(int, m.groups()), strict=True))
+    parse_wrk_into(out, r)
     if m := re.search(r"^upload answers: ok (\d+), wrong (\d+)", out, re.M):
         r.upload_ok, r.upload_wrong = int(m.group(1)), int(m.group(2))
     if m := re.search(r"^first wrong answer: (.*)$", out, re.M):
@@ -470,16 +460,12 @@ def one_run(
                             f"upload answers: {w.upload_ok} right, {w.upload_wrong} wrong "
                             f"of {w.requests} requests (first wrong: {w.first_wrong or '-'})"
                         )
-                if proc.poll() is not None:
-                    run.problems.append(f"server died under load (exit code {proc.returncode})")
-                elif not problem:
-                    after = wait_ready(proc, sc, port, files, timeout=10)
-                    if after:
-                        run.problems.append(f"after load: {after}")
+                check_after_load(
+                    proc, run.problems, problem,
+                    lambda: wait_ready(proc, sc, port, files, timeout=10),
+                )
         finally:
-            code = stop(proc)
-            if code not in (0, None, -signal.SIGTERM) and not run.problems:
-                run.problems.append(f"server exit code {code} on SIGTERM")
+            stop_checked(proc, run.problems)
     run.log = logpath.read_text(errors="replace")
     check_logs(run, args, sc, logdir / f"nginx-{tag}" if server.framework is None else None)
     return run

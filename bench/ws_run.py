@@ -36,7 +36,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from _common import first_traceback, fmt_ms, free_port, indent, med, ratio, sh, table  # noqa: F401
+from _common import (  # noqa: F401
+    check_after_load,
+    first_traceback,
+    flag_tracebacks,
+    fmt_ms,
+    free_port,
+    indent,
+    med,
+    ratio,
+    sh,
+    stop_checked,
+    table,
+)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -245,19 +257,13 @@ def one_run(args: argparse.Namespace, logdir: Path, rnd: int, server: Server, si
                 run.problems.append(problem)
             if proc.poll() is None:  # a live server is loaded even if its check failed
                 run_load(args, port, size, run)
-                if proc.poll() is not None:
-                    run.problems.append(f"server died under load (exit code {proc.returncode})")
-                elif not problem:
-                    after = wait_ready(proc, port, size, timeout=5)
-                    if after:
-                        run.problems.append(f"after load: {after}")
+                check_after_load(
+                    proc, run.problems, problem, lambda: wait_ready(proc, port, size, timeout=5)
+                )
         finally:
-            code = stop(proc)
-            if code not in (0, None, -signal.SIGTERM) and not run.problems:
-                run.problems.append(f"server exit code {code} on SIGTERM")
+            stop_checked(proc, run.problems, stop)
     run.log = logpath.read_text(errors="replace")
-    if "Traceback" in run.log and not run.problems:
-        run.problems.append("tracebacks in server log")
+    flag_tracebacks(run.log, run.problems)
     return run
 
 
