@@ -34,6 +34,7 @@ from ._compression import (
 )
 from ._flow_control import set_tcp_cork, set_tcp_nodelay
 from ._http_writer import StreamWriter, date_value, reason_phrase, status_line
+from ._json import fast_dumps
 from ._multipart_writer import Payload
 from .typedefs import JSONEncoder, LooseHeaders, TypedKey
 
@@ -1127,7 +1128,10 @@ def json_response(
     if data is not _SENTINEL:
         if text or body:
             raise ValueError("only one of data, text, or body should be specified")
-        text = dumps(data)
+        text = fast_dumps(dumps)(data)
+        if body is None and status == 200 and reason is None and headers is None:
+            # The usual call: only the arguments Response needs (~2k instructions).
+            return Response(text=text, content_type=content_type)
     return Response(
         text=text, body=body, status=status, reason=reason, headers=headers, content_type=content_type
     )

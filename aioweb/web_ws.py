@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
+from ._json import fast_dumps
 from ._websocket import (
     DeflateParams,
     FrameReader,
@@ -525,7 +526,7 @@ class WebSocketResponse(StreamResponse):
         dumps: Callable[[Any], str] = json.dumps,
     ) -> Awaitable[None]:
         """Send ``dumps(data)`` as a TEXT message (as ``send_str``)."""
-        return self.send_str(dumps(data), compress=compress)
+        return self.send_str(fast_dumps(dumps)(data), compress=compress)
 
     def ping(self, message: Union[bytes, str] = b"") -> Awaitable[None]:
         """Send a PING (payload at most 125 bytes, else ``ValueError``)."""

@@ -114,6 +114,16 @@ def test_json_response() -> None:
     assert web.json_response([1], dumps=lambda d: "[7]").text == "[7]"
     with pytest.raises(ValueError):
         web.json_response({"a": 1}, text="{}")
+    with pytest.raises(ValueError, match="body and text"):
+        web.json_response({"a": 1}, body=b"")  # an empty body is still a body
+
+
+def test_json_response_arguments_beside_data() -> None:
+    resp = web.json_response({"a": 1}, status=202, reason="Queued", headers={"X-A": "1"})
+    assert (resp.status, resp.reason, resp.headers["X-A"]) == (202, "Queued", "1")
+    assert resp.text == '{"a": 1}'
+    resp = web.json_response({"a": 1}, content_type="application/problem+json")
+    assert resp.headers["Content-Type"] == "application/problem+json; charset=utf-8"
 
 
 def test_content_type_and_charset_properties() -> None:
