@@ -230,7 +230,8 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
     __slots__ = ("_route", "_apps", "_current_app", "_frozen")
 
     def __init__(self, match_dict: dict[str, str], route: AbstractRoute) -> None:
-        super().__init__(match_dict)
+        if match_dict:  # a plain route's is empty: no base-class call (~0.4k instructions)
+            dict.update(self, match_dict)
         self._route = route
         self._apps: list[Application] = []
         self._current_app: Optional[Application] = None

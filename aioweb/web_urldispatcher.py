@@ -342,7 +342,8 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
             return None
         allowed: Optional[set[str]] = None
         path = routing_path(request)
-        for resource in self._path_candidates(path):
+        # A plain path's merged list is one dict hit away: no call to get it.
+        for resource in self._merged.get(path) or self._path_candidates(path):
             match_info, methods = self._match_inline(resource, request, path)
             if match_info is not None:
                 return match_info
