@@ -164,6 +164,17 @@ class StreamReader:
         self._consumed(len(data))
         return data
 
+    def take_complete(self, limit: int = 0) -> bytes | None:
+        """Everything left, if EOF was fed and it is at most ``limit`` bytes (0: any).
+
+        None otherwise (nothing is consumed then). Lets a reader of a body
+        that has fully arrived skip the read loop: ~3k instructions less for
+        a 1 KiB request body (bench/micro.py).
+        """
+        if not self._eof or self._exception is not None or (limit and self._size > limit):
+            return None
+        return self._take(-1) if self._buffer else b""
+
     async def read(self, n: int = -1) -> bytes:
         """Read up to ``n`` bytes; ``n < 0`` reads to EOF. ``b""`` means EOF."""
         if self._exception is not None:

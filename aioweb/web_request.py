@@ -724,9 +724,13 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
             declared = self._message.content_length
             if limit and declared is not None and declared > limit:
                 raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+            payload = self._payload
+            whole = payload.take_complete(limit)
+            if whole is not None:  # the body has already arrived
+                self._read_bytes = whole
+                return whole
             # Take everything buffered per wake-up and join once: a body that
             # arrived in one piece is returned without a copy.
-            payload = self._payload
             chunks: list[bytes] = []
             total = 0
             while True:

@@ -93,14 +93,15 @@ def _check_header(name: object, value: object) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _text_content_type(ctype: str, charset: str) -> str:
-    """``"<ctype>; charset=<charset>"``, checked once per distinct pair.
+def _content_type_value(ctype: str, charset: Optional[str]) -> str:
+    """``"<ctype>; charset=<charset>"`` (or ``ctype`` alone), checked once per pair.
 
-    ``json_response`` builds the same value for every response; the cache
-    saves the CR/LF check and the formatting (about a third of its cost).
-    A value that fails the check raises and is not cached.
+    ``json_response`` and typed ``Response`` bodies repeat the same value on
+    every response; the cache saves the CR/LF check and the formatting (about
+    a third of their cost). A value that fails the check raises and is not
+    cached.
     """
-    value = f"{ctype}; charset={charset}"
+    value = f"{ctype}; charset={charset}" if charset else ctype
     _check_header(hdrs.CONTENT_TYPE, value)
     return value
 
@@ -947,16 +948,16 @@ class Response(StreamResponse):
                 charset = "utf-8"
             else:
                 charset = charset or "utf-8"
-                ctype_value = _text_content_type(content_type or "text/plain", charset)
+                ctype_value = _content_type_value(content_type or "text/plain", charset)
                 _set_unchecked(self._headers, hdrs.CONTENT_TYPE, ctype_value)
             self._body = text.encode(charset)
         else:
             if not has_ctype and (content_type is not None or charset is not None):
-                ctype = content_type or "application/octet-stream"
-                self._headers[hdrs.CONTENT_TYPE] = (
-                    f"{ctype}; charset={charset}" if charset else ctype
-                )
-            if body is not None:
+                ctype_value = _content_type_value(content_type or "application/octet-stream", charset)
+                _set_unchecked(self._headers, hdrs.CONTENT_TYPE, ctype_value)
+            if type(body) is bytes:  # the usual body: no property call
+                self._body = body
+            elif body is not None:
                 self.body = body
         # Stored only when not the class default (see StreamResponse).
         if zlib_executor_size != ZLIB_EXECUTOR_SIZE:

@@ -198,3 +198,33 @@ async def test_read_to_eof_of_a_body_larger_than_the_high_water_mark(aioweb_clie
     resp = await client.post("/", data=b"x" * size)
     assert resp.status == 200
     assert await resp.text() == f"{size} {size}"
+
+
+def test_take_complete_returns_the_whole_body_once_eof_was_fed() -> None:
+    stream = filled(b"ab", b"cd")
+    assert stream.take_complete() == b"abcd"
+    assert stream.at_eof()
+    assert stream.take_complete() == b""
+    assert EMPTY_PAYLOAD.take_complete() == b""
+
+
+def test_take_complete_declines_and_consumes_nothing() -> None:
+    open_stream = filled(b"ab", eof=False)
+    assert open_stream.take_complete() is None
+    too_big = filled(b"abcd")
+    assert too_big.take_complete(limit=3) is None
+    assert too_big.take_complete(limit=4) == b"abcd"
+    failed = filled(b"ab")
+    failed.set_exception(ConnectionResetError("gone"))
+    assert failed.take_complete() is None
+    assert failed.exception() is not None
+
+
+async def test_take_complete_resumes_a_paused_transport() -> None:
+    control = Control()
+    stream = StreamReader(control, high_water=4)
+    stream.feed_data(b"0123456789")
+    stream.feed_eof()
+    assert control.paused
+    assert stream.take_complete() == b"0123456789"
+    assert control.calls == ["pause", "resume"]
