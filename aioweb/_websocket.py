@@ -123,6 +123,21 @@ class WSMessage(NamedTuple):
         return loads(self.data)
 
 
+# Members and the message constructor as plain globals for the per-message
+# path. On Python 3.11 reading ``WSMsgType.BINARY`` costs about 950 CPU
+# instructions (member lookup through the enum metaclass) against about 40
+# for a global, and ``WSMessage(...)`` 2,900 against 1,600 for the tuple
+# constructor it wraps; a small echo used to pay for ten such reads.
+MSG_TEXT = WSMsgType.TEXT
+MSG_BINARY = WSMsgType.BINARY
+MSG_CLOSE = WSMsgType.CLOSE
+MSG_PING = WSMsgType.PING
+MSG_PONG = WSMsgType.PONG
+MSG_ENDED = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
+_TYPE_BY_OPCODE = {member.value: member for member in WSMsgType}
+_new_tuple = tuple.__new__
+
+
 class WSMessageTypeError(TypeError):
     """``receive_str``/``receive_bytes``/``receive_json`` got another message type."""
 
@@ -514,6 +529,8 @@ class FrameReader:
         end = len(buf)
         while not self._closed:
             if not self._in_payload:
+                if pos == end:  # the usual end of a read: no header call
+                    return pos
                 used = self._parse_header(buf, pos)
                 if not used:
                     return pos
@@ -619,10 +636,10 @@ class FrameReader:
         if self._opcode >= 0x8:
             payload = bytes(self._control)
             self._control.clear()
-            if self._opcode == WSMsgType.CLOSE:
+            if self._opcode == MSG_CLOSE:
                 self._closed = True
                 return _parse_close(payload)
-            return WSMessage(WSMsgType(self._opcode), payload, "")
+            return _new_tuple(WSMessage, (_TYPE_BY_OPCODE[self._opcode], payload, ""))
         if not self._fin:
             return None
         if self._msg_compressed:
@@ -632,10 +649,10 @@ class FrameReader:
         self._msg.clear()
         self._msg_size = 0
         opcode, self._msg_opcode, self._msg_compressed = self._msg_opcode, None, False
-        if opcode == WSMsgType.BINARY:
-            return WSMessage(WSMsgType.BINARY, data, "")
+        if opcode == MSG_BINARY:
+            return _new_tuple(WSMessage, (MSG_BINARY, data, ""))
         try:
-            return WSMessage(WSMsgType.TEXT, data.decode("utf-8"), "")
+            return _new_tuple(WSMessage, (MSG_TEXT, data.decode("utf-8"), ""))
         except UnicodeDecodeError:
             raise _fail("text message is not valid UTF-8", WSCloseCode.INVALID_TEXT)
 
@@ -669,8 +686,8 @@ class FrameWriter:
     def message(self, data: str | bytes, *, compress: bool = True) -> bytes:
         """One frame holding a TEXT (``str``) or BINARY (``bytes``) message."""
         if isinstance(data, str):
-            return self.frame(WSMsgType.TEXT, data.encode("utf-8"), compress=compress)
-        return self.frame(WSMsgType.BINARY, bytes(data), compress=compress)
+            return self.frame(MSG_TEXT, data.encode("utf-8"), compress=compress)
+        return self.frame(MSG_BINARY, bytes(data), compress=compress)
 
     def frame(self, opcode: int, payload: bytes, *, compress: bool = True) -> bytes:
         """One final frame; TEXT/BINARY payloads are deflated when negotiated and ``compress``.

@@ -43,6 +43,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from ._json import fast_dumps
 from ._websocket import (
+    MSG_BINARY,
+    MSG_CLOSE,
+    MSG_ENDED,
+    MSG_PING,
+    MSG_PONG,
+    MSG_TEXT,
     DeflateParams,
     FrameReader,
     FrameWriter,
@@ -358,7 +364,7 @@ class WebSocketResponse(StreamResponse):
 
     def _dispatch(self, msg: WSMessage) -> None:
         tp = msg.type
-        if tp is WSMsgType.CLOSE:
+        if tp is MSG_CLOSE:
             self._peer_close = msg
             if self._close_sent:  # the handshake this side started is complete
                 self._end_transport()
@@ -366,11 +372,11 @@ class WebSocketResponse(StreamResponse):
                 return
         elif self._close_sent:
             return  # after our close frame only the answer matters
-        elif self._autoping and tp is WSMsgType.PING:
+        elif self._autoping and tp is MSG_PING:
             assert self._frames is not None
             self._write_control(self._frames.pong(msg.data))
             return
-        elif self._autoping and tp is WSMsgType.PONG:
+        elif self._autoping and tp is MSG_PONG:
             return
         self._push(msg)
 
@@ -506,7 +512,7 @@ class WebSocketResponse(StreamResponse):
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data).__name__!r})")
         flag = compress is None or bool(compress)
-        return self._send(frames.frame(WSMsgType.TEXT, data.encode("utf-8"), compress=flag))
+        return self._send(frames.frame(MSG_TEXT, data.encode("utf-8"), compress=flag))
 
     def send_bytes(
         self, data: Union[bytes, bytearray, memoryview], compress: Optional[int] = None
@@ -516,7 +522,7 @@ class WebSocketResponse(StreamResponse):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data).__name__!r})")
         flag = compress is None or bool(compress)
-        return self._send(frames.frame(WSMsgType.BINARY, bytes(data), compress=flag))
+        return self._send(frames.frame(MSG_BINARY, bytes(data), compress=flag))
 
     def send_json(
         self,
@@ -684,7 +690,7 @@ class WebSocketResponse(StreamResponse):
             finally:
                 self._waiting = False
                 self._read_waiter = None
-        if msg.type is WSMsgType.CLOSE:
+        if msg.type is MSG_CLOSE:
             self._peer_closed(msg)
         return msg
 
@@ -702,14 +708,14 @@ class WebSocketResponse(StreamResponse):
     async def receive_str(self, *, timeout: Optional[float] = None) -> str:
         """The next message, which must be TEXT (else ``WSMessageTypeError``)."""
         msg = await self.receive(timeout)
-        if msg.type is not WSMsgType.TEXT:
+        if msg.type is not MSG_TEXT:
             raise WSMessageTypeError(f"Received message {msg.type}:{msg.data!r} is not TEXT")
         return str(msg.data)
 
     async def receive_bytes(self, *, timeout: Optional[float] = None) -> bytes:
         """The next message, which must be BINARY (else ``WSMessageTypeError``)."""
         msg = await self.receive(timeout)
-        if msg.type is not WSMsgType.BINARY:
+        if msg.type is not MSG_BINARY:
             raise WSMessageTypeError(f"Received message {msg.type}:{msg.data!r} is not BINARY")
         return bytes(msg.data)
 
@@ -724,6 +730,6 @@ class WebSocketResponse(StreamResponse):
 
     async def __anext__(self) -> WSMessage:
         msg = await self.receive()
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+        if msg.type in MSG_ENDED:
             raise StopAsyncIteration
         return msg
