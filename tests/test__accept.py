@@ -21,6 +21,17 @@ CLIENTS = 100  # below BURST: one readable event can take them all
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
+def read_answer(sock: socket.socket) -> bytes:
+    """Read until the response body ``hello`` has arrived, or the peer closed."""
+    data = b""
+    while not data.endswith(b"hello"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 async def hello(request: web.Request) -> web.Response:
     return web.Response(text="hello")
 
@@ -50,13 +61,7 @@ def ask_all(clients: list[socket.socket]) -> list[bytes]:
         c.sendall(REQUEST)
     answers = []
     for c in clients:
-        data = b""
-        while not data.endswith(b"hello"):
-            chunk = c.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        answers.append(data)
+        answers.append(read_answer(c))
         c.close()
     return answers
 
@@ -148,13 +153,7 @@ def test_tls_sites_accept_in_bursts_and_complete_handshakes(
         for c in raw:
             with client_ctx.wrap_socket(c, server_hostname="localhost") as t:
                 t.sendall(REQUEST)
-                data = b""
-                while not data.endswith(b"hello"):
-                    chunk = t.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                answers.append(data)
+                answers.append(read_answer(t))
         return answers
 
     async def main() -> tuple[int, list[bytes]]:
@@ -266,13 +265,7 @@ def test_a_failed_tls_handshake_drops_only_that_connection(
             socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost"
         ) as good:
             good.sendall(REQUEST)
-            data = b""
-            while not data.endswith(b"hello"):
-                chunk = good.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            return data
+            return read_answer(good)
 
     async def main() -> bytes:
         runner, site, port = await start_site(ssl_context=server_ctx)
