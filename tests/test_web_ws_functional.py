@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,9 @@ Connect = Callable[[int], Awaitable[Any]]
 
 
 # -- the application ------------------------------------------------------------
+
+
+JSON_SAMPLE: dict[str, Any] = {"echo": "é\n", "n": [1, 2.5, None, True], "nested": {"x": []}}
 
 
 async def echo(request: web.Request) -> web.WebSocketResponse:
@@ -50,6 +54,8 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
                 await ws.close(code=int(msg.data.split()[1]), message="server says bye")
             elif msg.data == "ping me":
                 await ws.ping(b"server-ping")
+            elif msg.data == "json me":
+                await ws.send_json(JSON_SAMPLE)
             else:
                 await ws.send_str(msg.data)
         elif msg.type is WSMsgType.BINARY:
@@ -192,6 +198,13 @@ async def test_text_and_binary_echo(server: TestServer) -> None:
         assert await client.recv() == b"\x00\xff" * 1000
         await client.send("")
         assert await client.recv() == ""
+
+
+async def test_send_json_sends_what_json_dumps_gives(server: TestServer) -> None:
+    async with connect(url(server), compression=None) as client:
+        for _ in range(3):  # the pooled encoder, reused
+            await client.send("json me")
+            assert await client.recv() == json.dumps(JSON_SAMPLE)
 
 
 async def test_fragmented_message_is_reassembled(server: TestServer) -> None:
