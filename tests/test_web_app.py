@@ -323,3 +323,38 @@ async def test_named_resource_alias_builds_the_seed_reverse_url(aioweb_client) -
     client = await aioweb_client(app)
     resp = await client.get("/root")
     assert await resp.text() == "/root?a=b&c=d"
+
+
+async def test_an_overridden_make_request_builds_every_request(aioweb_client: Any) -> None:
+    class TracedRequest(web.Request):
+        __slots__ = ()
+
+    class TracedApp(web.Application):
+        def _make_request(self, message: Any, payload: Any, protocol: Any, task: Any = None) -> web.Request:
+            return TracedRequest(message, payload, protocol, task, client_max_size=8)
+
+    async def kind(request: web.Request) -> web.Response:
+        return web.Response(text=type(request).__name__)
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read())
+
+    app = TracedApp()
+    app.router.add_get("/", kind)
+    app.router.add_post("/echo", echo)
+    client = await aioweb_client(app)
+    resp = await client.get("/")
+    assert await resp.text() == "TracedRequest"
+    resp = await client.post("/echo", data=b"x" * 9)  # over the override's client_max_size
+    assert resp.status == 413
+
+
+async def test_the_stock_factory_passes_the_app_arguments(aioweb_client: Any) -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read())
+
+    app = web.Application(client_max_size=16)
+    app.router.add_post("/echo", echo)
+    client = await aioweb_client(app)
+    assert (await client.post("/echo", data=b"x" * 16)).status == 200
+    assert (await client.post("/echo", data=b"x" * 17)).status == 413

@@ -303,6 +303,58 @@ async def test_small_response_is_one_write() -> None:
     assert b"Content-Length: 5" in head and body == b"hello"
 
 
+LAZY_CASES: dict[str, Callable[[], web.Response]] = {
+    "text": lambda: web.Response(text="hi"),
+    "typed-body": lambda: web.Response(body=b"{}", content_type="application/json"),
+    "untyped-body": lambda: web.Response(body=b"raw"),
+    "json": lambda: web.json_response({"a": 1}),
+    "text-beside-headers": lambda: web.Response(text="hi", headers={"X-A": "1"}),
+}
+
+
+async def _send(resp: web.Response, req: web.Request, path: str) -> None:
+    """Send as the server does (``simple``: one synchronous write) or through prepare()."""
+    if path == "simple":
+        assert resp._send_simple(req)
+    else:
+        await resp._finish(req)
+
+
+@pytest.mark.parametrize("path", ["simple", "prepare"])
+@pytest.mark.parametrize("case", sorted(LAZY_CASES))
+async def test_headers_show_what_was_sent_when_built_after_the_send(case: str, path: str) -> None:
+    req = make_mocked_request("GET", "/")
+    resp = LAZY_CASES[case]()
+    await _send(resp, req, path)
+    head = req.protocol.written[0].partition(b"\r\n\r\n")[0].decode()  # type: ignore[attr-defined]
+    sent = [tuple(line.split(": ", 1)) for line in head.split("\r\n")[1:]]
+    assert list(resp.headers.items()) == sent
+    assert len(sent) == len({name for name, _ in sent})  # nothing sent twice
+
+
+async def test_headers_built_before_the_send_start_with_the_content_type() -> None:
+    resp = web.Response(text="hi", content_type="text/html")
+    resp.headers["X-Late"] = "1"
+    assert list(resp.headers.items()) == [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("X-Late", "1"),
+    ]
+    assert resp.content_type == "text/html" and resp.charset == "utf-8"
+    req = make_mocked_request("GET", "/")
+    await _send(resp, req, "prepare")
+    written = req.protocol.written[0]  # type: ignore[attr-defined]
+    assert b"\r\nContent-Type: text/html; charset=utf-8\r\n" in written
+    assert b"\r\nX-Late: 1\r\n" in written
+
+
+async def test_a_usual_response_sends_without_building_headers() -> None:
+    req = make_mocked_request("GET", "/")
+    resp = web.Response(text="hi")
+    await _send(resp, req, "simple")
+    assert resp._hdrs is None  # the saving this path exists for
+    assert resp.headers["Content-Length"] == "2"
+
+
 async def test_explicitly_prepared_response_is_still_one_write() -> None:
     req = make_mocked_request("GET", "/")
     resp = web.Response(body=b"abc")
