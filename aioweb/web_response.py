@@ -55,6 +55,7 @@ _FORBIDDEN = ("\r", "\n", "\x00")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 _TEXT_UTF8 = "text/plain; charset=utf-8"
+_JSON_UTF8 = "application/json; charset=utf-8"
 # Status line, Content-Type and "Content-Length: " of quick sends, by (minor,
 # status, content type), for the standard reason phrase: one lookup instead of
 # formatting (~1k instructions per response). At most _HEAD_PREFIX_LIMIT.
@@ -1189,9 +1190,29 @@ def json_response(
             raise ValueError("only one of data, text, or body should be specified")
         text = fast_dumps(dumps)(data)
         if body is None and status == 200 and reason is None and headers is None:
-            # The usual call: only the arguments Response needs (~2k instructions).
+            if content_type == "application/json":
+                return _json_text_response(text)
+            # Only the arguments Response needs (~2k instructions).
             return Response(text=text, content_type=content_type)
     return Response(
         text=text, body=body, status=status, reason=reason, headers=headers, content_type=content_type
     )
 
+
+
+_new_response = object.__new__
+
+
+def _json_text_response(text: str) -> Response:
+    """``Response(text=text, content_type="application/json")``, built directly.
+
+    For ``json_response``'s usual call. Calling the class with keyword
+    arguments costs about 4,000 instructions on Python 3.11 before
+    ``__init__`` does anything; this sets the same state (a test compares
+    the two) without that call.
+    """
+    response: Response = _new_response(Response)
+    response._init_head(200, None, None)
+    response._lazy_ctype = _JSON_UTF8
+    response._body = text.encode("utf-8")
+    return response

@@ -30,7 +30,7 @@ import keyword
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional
 
 from yarl import URL
 
@@ -363,15 +363,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         its ``resolve()``. Skipping that coroutine and a second
         ``routing_path()`` is about a quarter of a route hit's cost.
         """
-        kind = type(resource)
-        if kind is PlainResource:  # filed under this very path
-            return cast(PlainResource, resource)._match_method(request, {})
-        if kind is DynamicResource:
-            dynamic = cast(DynamicResource, resource)
-            parts = dynamic._match(path)
+        # ``type() is`` narrows for mypy without typing.cast's call (~300 instructions).
+        if type(resource) is PlainResource:  # filed under this very path
+            return resource._match_method(request, {})
+        if type(resource) is DynamicResource:
+            parts = resource._match(path)
             if parts is None:
                 return None, _NO_METHODS
-            return dynamic._match_method(request, parts)
+            return resource._match_method(request, parts)
         return None, None
 
     @staticmethod

@@ -126,6 +126,15 @@ def test_json_response_arguments_beside_data() -> None:
     assert resp.headers["Content-Type"] == "application/problem+json; charset=utf-8"
 
 
+@pytest.mark.parametrize("data", [{"message": "Hello, world"}, ["é", 1.5, None], "x"])
+def test_json_response_state_is_that_of_the_response_it_stands_for(data: Any) -> None:
+    built = web.json_response(data)
+    called = web.Response(text=json.dumps(data), content_type="application/json")
+    assert type(built) is web.Response
+    assert vars(built) == vars(called)
+    assert list(built.headers.items()) == list(called.headers.items())
+
+
 def test_content_type_and_charset_properties() -> None:
     resp = web.StreamResponse()
     assert resp.content_type == "application/octet-stream" and resp.charset is None
