@@ -230,6 +230,9 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
     __slots__ = ("_route", "_apps", "_current_app", "_frozen")
 
     def __init__(self, match_dict: dict[str, str], route: AbstractRoute) -> None:
+        self._setup(match_dict, route)
+
+    def _setup(self, match_dict: dict[str, str], route: AbstractRoute) -> None:
         if match_dict:  # a plain route's is empty: no base-class call (~0.4k instructions)
             dict.update(self, match_dict)
         self._route = route
@@ -302,6 +305,20 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
 
     def __repr__(self) -> str:
         return f"<MatchInfo {super().__repr__()}: {self._route}>"
+
+
+_new_dict = dict.__new__
+
+
+def _matched(match_dict: dict[str, str], route: AbstractRoute) -> UrlMappingMatchInfo:
+    """``UrlMappingMatchInfo(match_dict, route)`` without calling the class.
+
+    Calling a Python class costs about 2,000 instructions on Python 3.11
+    before ``__init__`` runs; this runs once per routed request.
+    """
+    info: UrlMappingMatchInfo = _new_dict(UrlMappingMatchInfo)
+    info._setup(match_dict, route)
+    return info
 
 
 class MatchInfoError(UrlMappingMatchInfo):
@@ -429,7 +446,7 @@ class Resource(AbstractResource):
         route = self._by_method.get(request.method) or self._any_route
         if route is None:
             return None, self._allowed
-        return UrlMappingMatchInfo(match_dict, route), self._allowed
+        return _matched(match_dict, route), self._allowed
 
     @abc.abstractmethod
     def _match(self, path: str) -> Optional[dict[str, str]]:
