@@ -504,7 +504,7 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
         # middlewares) is one attribute read and a list compare (no tuple
         # built per request); composing, which may await old-style
         # factories, happens once per route.
-        cached = match_info.route._chain
+        cached = match_info._route._chain
         if cached is not None and cached[0] == match_info._apps:
             return await cached[1](request)
         return await (await self._chain(match_info))(request)

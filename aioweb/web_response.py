@@ -33,7 +33,7 @@ from ._compression import (
     select_coding,
 )
 from ._flow_control import set_tcp_cork, set_tcp_nodelay
-from ._http_writer import StreamWriter, date_value, reason_phrase, status_line
+from ._http_writer import DATE, StreamWriter, date_value, reason_phrase, status_line
 from ._json import fast_dumps
 from ._multipart_writer import Payload
 from .typedefs import JSONEncoder, LooseHeaders, TypedKey
@@ -63,6 +63,7 @@ _HEAD_PREFIXES: dict[tuple[int, int, str], str] = {}
 _HEAD_PREFIX_LIMIT = 256
 _set_unchecked = CIMultiDict.__setitem__  # for constants known to be valid
 _SENTINEL: Any = object()
+_time = time.time
 
 
 _T = TypeVar("_T")
@@ -1157,7 +1158,10 @@ class Response(StreamResponse):
         else:
             value = "keep-alive" if keep_alive else "close"
             connection = f"Connection: {value}\r\n"
-        date = date_value()
+        now = _time()  # date_value(), inline
+        if not DATE.start <= now < DATE.end:
+            DATE.refresh(now)
+        date = DATE.text
         self._late_headers = (added, size, value, date)
         head = f"{prefix}{size}\r\n{connection}Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n"
         return head.encode("utf-8") + body
