@@ -964,8 +964,12 @@ class Response(StreamResponse):
             if has_ctype:
                 charset = self.charset or "utf-8"
             elif content_type is None and charset is None:
-                # The usual case; a constant needs no CR/LF check (~0.3 us).
-                self._set_ctype(_TEXT_UTF8)
+                # The usual case: a constant needs no CR/LF check (~0.3 us),
+                # and without headers it waits for them (see _lazy_ctype).
+                if headers:
+                    _set_unchecked(self._headers, hdrs.CONTENT_TYPE, _TEXT_UTF8)
+                else:
+                    self._lazy_ctype = _TEXT_UTF8
                 charset = "utf-8"
             else:
                 charset = charset or "utf-8"

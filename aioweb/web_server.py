@@ -172,7 +172,7 @@ class Server:
             return False
         if access is not None:
             access.log(request, response, asyncio.get_running_loop().time() - started)
-        return bool(response.keep_alive)
+        return response._keep_alive is True  # set by the send; no property call
 
     def _ready_to_send(
         self,
