@@ -1198,7 +1198,7 @@ def json_response(
             raise ValueError("only one of data, text, or body should be specified")
         text = fast_dumps(dumps)(data)
         if body is None and status == 200 and reason is None and headers is None:
-            if content_type == "application/json":
+            if content_type == "application/json" and type(text) is str:
                 return _json_text_response(text)
             # Only the arguments Response needs (~2k instructions).
             return Response(text=text, content_type=content_type)

@@ -112,6 +112,8 @@ def test_json_response() -> None:
     assert web.json_response().body is None
     assert web.json_response(text='"t"', status=201).status == 201
     assert web.json_response([1], dumps=lambda d: "[7]").text == "[7]"
+    with pytest.raises(TypeError, match="text argument must be str"):
+        web.json_response([1], dumps=lambda d: b"[7]")  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError):
         web.json_response({"a": 1}, text="{}")
     with pytest.raises(ValueError, match="body and text"):
