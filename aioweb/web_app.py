@@ -475,7 +475,7 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
 
         Unless a subclass overrides ``_make_request``, that is ``Request``
         itself with this app's arguments bound: one Python frame less per
-        request (about 700 instructions, bench/micro.py).
+        request (about 800 instructions, bench/micro.py).
         """
         if type(self)._make_request is not Application._make_request:
             return self._make_request

@@ -1207,7 +1207,6 @@ def json_response(
     )
 
 
-
 _new_response = object.__new__
 
 
