@@ -127,6 +127,12 @@ async def _wait(
             handle.cancel()
 
 
+# A generator that is already exhausted: awaiting it returns None at once,
+# and it holds no state, so every await may share it.
+_NOTHING_TO_AWAIT: Generator[Any, None, None] = (_ for _ in ())
+next(_NOTHING_TO_AWAIT, None)
+
+
 class _Drain:
     """What a send returns: the frame is already written; awaiting waits for drain.
 
@@ -139,7 +145,12 @@ class _Drain:
         self._protocol = protocol
 
     def __await__(self) -> Generator[Any, None, None]:
-        return self._protocol.drain().__await__()
+        protocol = self._protocol
+        if protocol._writing_paused or protocol.transport is None:
+            return protocol.drain().__await__()
+        # Nothing to wait for (the usual case): no coroutine, ~1,500
+        # instructions less per send.
+        return _NOTHING_TO_AWAIT
 
 
 # -- the response -----------------------------------------------------------------
@@ -387,7 +398,9 @@ class WebSocketResponse(StreamResponse):
             assert self._proto is not None
             self._read_paused = True
             self._proto.pause_reading()
-        _wake(self._read_waiter)
+        waiter = self._read_waiter  # _wake(), inline: once per message
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _resume_reading(self) -> None:
         if self._read_paused:
@@ -686,7 +699,11 @@ class WebSocketResponse(StreamResponse):
             self._waiting = True
             waiter = self._read_waiter = self._loop.create_future()
             try:
-                await _wait(self._loop, waiter, timeout or self._receive_timeout)
+                limit = timeout or self._receive_timeout
+                if limit:
+                    await _wait(self._loop, waiter, limit)
+                else:
+                    await waiter  # no timer, so no helper coroutine
             finally:
                 self._waiting = False
                 self._read_waiter = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import zlib
@@ -32,6 +33,35 @@ from aioweb._websocket import (
     negotiate_deflate,
     parse_extensions,
 )
+
+try:
+    from aioweb._websocket_c import FrameReader as CFrameReader
+except ImportError:  # built without a compiler
+    CFrameReader = None
+
+PyFrameReader = _websocket.PyFrameReader
+needs_compiled = pytest.mark.skipif(
+    CFrameReader is None, reason="aioweb._websocket_c is not built"
+)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(CFrameReader, id="compiled", marks=needs_compiled),
+        pytest.param(PyFrameReader, id="pure"),
+    ]
+)
+def each_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run a reader test once per implementation.
+
+    The reader tests below name ``FrameReader``; this binds that name in this
+    module to the compiled class, then to the pure one.
+    """
+    monkeypatch.setitem(globals(), "FrameReader", request.param)
+    return request.param
+
+
+both_readers = pytest.mark.usefixtures("each_reader")
 
 MASK = b"\x37\xfa\x21\x3d"
 
@@ -114,6 +144,7 @@ VIOLATIONS = [
 ]
 
 
+@both_readers
 @pytest.mark.parametrize(
     ("data", "code"), [v[1:] for v in VIOLATIONS], ids=[v[0] for v in VIOLATIONS]
 )
@@ -121,6 +152,7 @@ def test_protocol_violation_raises_close_code(data: bytes, code: int) -> None:
     expect_error(data, code, max_msg_size=10)
 
 
+@both_readers
 @pytest.mark.parametrize("opcode", [3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF])
 def test_unknown_opcode_is_protocol_error(opcode: int) -> None:
     expect_error(raw_frame(0x80 | opcode, b""), 1002)
@@ -134,6 +166,7 @@ DEFLATE_VIOLATIONS = [
 ]
 
 
+@both_readers
 @pytest.mark.parametrize(
     "data", [v[1] for v in DEFLATE_VIOLATIONS], ids=[v[0] for v in DEFLATE_VIOLATIONS]
 )
@@ -141,21 +174,25 @@ def test_deflate_violation_is_protocol_error(data: bytes) -> None:
     expect_error(data, 1002, compress=True)
 
 
+@both_readers
 def test_client_reader_refuses_masked_server_frame() -> None:
     expect_error(cframe(0x1, b"hi"), 1002, is_server=False)
     assert FrameReader(is_server=False).feed(build_frame(0x1, b"hi")) == [text("hi")]
 
 
+@both_readers
 def test_oversized_frame_is_refused_from_its_header_alone() -> None:
     header = bytes((0x82, 0xFF)) + (1 << 40).to_bytes(8, "big") + MASK
     expect_error(header, 1009)
 
 
+@both_readers
 def test_size_limit_is_inclusive_and_zero_disables_it() -> None:
     assert FrameReader(max_msg_size=10).feed(cframe(0x2, b"x" * 10))[0].data == b"x" * 10
     assert len(FrameReader(max_msg_size=0).feed(cframe(0x2, b"x" * 100_000))[0].data) == 100_000
 
 
+@both_readers
 def test_reader_stays_failed_after_an_error() -> None:
     reader = FrameReader()
     with pytest.raises(WebSocketError):
@@ -165,6 +202,7 @@ def test_reader_stays_failed_after_an_error() -> None:
     assert info.value.code == 1002
 
 
+@both_readers
 def test_header_errors_are_detected_before_the_payload_arrives() -> None:
     assert FrameReader().feed(b"\x83") == []  # one byte is not a header yet
     expect_error(b"\x83\x80", 1002)
@@ -173,6 +211,7 @@ def test_header_errors_are_detected_before_the_payload_arrives() -> None:
 # -- fragmentation and splitting ----------------------------------------------------
 
 
+@both_readers
 def test_fragments_with_interleaved_control_frames() -> None:
     stream = (
         cframe(0x1, b"Hel", fin=False)
@@ -207,6 +246,7 @@ SMALL_EXPECTED = [
 ]
 
 
+@both_readers
 def test_every_split_point_gives_the_same_messages() -> None:
     for cut in range(len(SMALL_STREAM) + 1):
         reader = FrameReader()
@@ -214,6 +254,7 @@ def test_every_split_point_gives_the_same_messages() -> None:
         assert got == SMALL_EXPECTED, cut
 
 
+@both_readers
 def test_byte_at_a_time_gives_the_same_messages() -> None:
     reader = FrameReader()
     got: list[WSMessage] = []
@@ -222,6 +263,7 @@ def test_byte_at_a_time_gives_the_same_messages() -> None:
     assert got == SMALL_EXPECTED
 
 
+@both_readers
 def test_input_after_close_is_discarded() -> None:
     reader = FrameReader()
     assert reader.feed(build_close(1001, mask=MASK) + b"\xff\xff garbage") == [
@@ -233,6 +275,7 @@ def test_input_after_close_is_discarded() -> None:
 # -- lengths and masking ----------------------------------------------------------------
 
 
+@both_readers
 @pytest.mark.parametrize(
     ("size", "length_byte", "header_size"),
     [(0, 0, 2), (125, 125, 2), (126, 126, 4), (65535, 126, 4), (65536, 127, 10), (70000, 127, 10)],
@@ -273,6 +316,7 @@ def test_build_frame_rejects_invalid_frames(
         build_frame(*args, **kwargs)
 
 
+@both_readers
 @pytest.mark.parametrize(
     ("opcode", "payload", "fin"),
     [
@@ -293,6 +337,7 @@ def test_frames_masked_by_websockets_parse(opcode: Any, payload: bytes, fin: boo
 # -- UTF-8 ------------------------------------------------------------------------------
 
 
+@both_readers
 @pytest.mark.parametrize("value", ["", "ascii", "héllo", "€uro", "𝄞 clef", "\ufeff\U0010ffff"])
 def test_valid_utf8_split_anywhere_across_fragments(value: str) -> None:
     raw = value.encode()
@@ -301,6 +346,7 @@ def test_valid_utf8_split_anywhere_across_fragments(value: str) -> None:
         assert FrameReader().feed(stream) == [text(value)]
 
 
+@both_readers
 @pytest.mark.parametrize(
     "raw",
     [
@@ -318,6 +364,7 @@ def test_invalid_utf8_text_is_1007(raw: bytes) -> None:
     expect_error(cframe(0x1, raw[:1], fin=False) + cframe(0x0, raw[1:]), 1007)
 
 
+@both_readers
 def test_invalid_utf8_in_binary_is_fine() -> None:
     assert FrameReader().feed(cframe(0x2, b"\xff"))[0].data == b"\xff"
 
@@ -328,6 +375,7 @@ VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013,
 INVALID_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535]
 
 
+@both_readers
 @pytest.mark.parametrize("code", VALID_CODES)
 def test_valid_close_codes_are_delivered(code: int) -> None:
     assert is_valid_close_code(code)
@@ -335,6 +383,7 @@ def test_valid_close_codes_are_delivered(code: int) -> None:
     assert FrameReader().feed(frame) == [WSMessage(WSMsgType.CLOSE, code, "réason")]
 
 
+@both_readers
 @pytest.mark.parametrize("code", INVALID_CODES)
 def test_invalid_close_codes_are_protocol_errors(code: int) -> None:
     assert not is_valid_close_code(code)
@@ -343,6 +392,7 @@ def test_invalid_close_codes_are_protocol_errors(code: int) -> None:
         build_close(code)
 
 
+@both_readers
 def test_empty_close_gives_code_zero() -> None:
     assert build_close(None) == b"\x88\x00"
     assert FrameReader().feed(build_close(None, mask=MASK)) == [WSMessage(WSMsgType.CLOSE, 0, "")]
@@ -454,6 +504,7 @@ def test_websockets_client_accepts_our_negotiation(kwargs: dict[str, Any]) -> No
 # -- compression ------------------------------------------------------------------------
 
 
+@both_readers
 @pytest.mark.parametrize("no_takeover", [False, True])
 def test_compressed_round_trip_with_and_without_context_takeover(no_takeover: bool) -> None:
     params = DeflateParams(client_no_context_takeover=no_takeover)
@@ -473,6 +524,7 @@ def test_compressed_round_trip_with_and_without_context_takeover(no_takeover: bo
     ]
 
 
+@both_readers
 def test_server_writer_to_client_reader_and_uncompressed_messages() -> None:
     params = DeflateParams(server_no_context_takeover=True, server_max_window_bits=10)
     server = FrameWriter(params)
@@ -487,6 +539,7 @@ def test_server_writer_to_client_reader_and_uncompressed_messages() -> None:
     ]
 
 
+@both_readers
 def test_compressed_message_split_into_fragments_and_bytes() -> None:
     deflater = Deflater()
     payload = deflater.compress(("fragmented " * 40).encode())
@@ -500,6 +553,7 @@ def test_compressed_message_split_into_fragments_and_bytes() -> None:
     assert got == [WSMessage(WSMsgType.PING, b"", ""), text("fragmented " * 40)]
 
 
+@both_readers
 def test_empty_compressed_message() -> None:
     payload = Deflater().compress(b"")
     assert FrameReader(compress=True).feed(cframe(0x2, payload, rsv1=True)) == [
@@ -507,6 +561,7 @@ def test_empty_compressed_message() -> None:
     ]
 
 
+@both_readers
 @pytest.mark.parametrize("no_takeover", [False, True])
 def test_frames_compressed_by_websockets_parse(no_takeover: bool) -> None:
     ext = ws_pmd.PerMessageDeflate(no_takeover, no_takeover, 15, 15)
@@ -538,6 +593,7 @@ def test_websockets_parses_our_compressed_frames(no_takeover: bool) -> None:
         assert done.value.value.data.decode() == f"reply {i} " * 30
 
 
+@both_readers
 def test_deflate_bomb_is_refused_with_1009() -> None:
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     bomb = compressor.compress(bytes(50_000_000)) + compressor.flush(zlib.Z_SYNC_FLUSH)
@@ -549,6 +605,7 @@ def test_deflate_bomb_is_refused_with_1009() -> None:
     assert info.value.code == 1009
 
 
+@both_readers
 def test_compressed_size_limit_is_inclusive_across_fragments() -> None:
     payload = Deflater().compress(b"a" * 20)
     half = len(payload) // 2
@@ -602,3 +659,144 @@ def test_no_extensions_selects_python_masking() -> None:
 )
 def test_c_masking_is_built_and_selected_when_required() -> None:
     assert selected_mask_module({}) == "aioweb._wsmask"
+
+
+# -- compiled and pure readers agree --------------------------------------------
+
+
+def random_stream(rng: random.Random, compress: bool) -> bytes:
+    """Frames a client might send, valid or not: fragments, control frames,
+    sizes across the 7/16/64-bit length forms, bad UTF-8, and sometimes one
+    flipped bit or random bytes."""
+    deflater = Deflater(no_context_takeover=False) if compress else None
+    parts: list[bytes] = []
+    for _ in range(rng.randint(1, 6)):
+        kind = rng.random()
+        if kind < 0.5:
+            opcode = rng.choice((0x1, 0x2))
+            size = rng.choice((0, 1, 5, 125, 126, 300, 65536, 70000))
+            payload = (
+                "é".encode() * (size // 2)
+                if opcode == 0x1 and rng.random() < 0.8
+                else rng.randbytes(size)
+            )
+            if deflater is not None and rng.random() < 0.5:
+                parts.append(cframe(opcode, deflater.compress(payload), rsv1=True))
+                continue
+            cuts = sorted(rng.sample(range(len(payload) + 1), min(2, len(payload) + 1)))
+            pieces = [payload[: cuts[0]], payload[cuts[0] : cuts[-1]], payload[cuts[-1] :]]
+            for i, piece in enumerate(pieces):
+                parts.append(
+                    cframe(opcode if i == 0 else 0x0, piece, fin=i == len(pieces) - 1)
+                )
+                if rng.random() < 0.3:
+                    parts.append(cframe(rng.choice((0x9, 0xA)), rng.randbytes(rng.randint(0, 125))))
+        elif kind < 0.7:
+            parts.append(cframe(rng.choice((0x9, 0xA)), rng.randbytes(rng.randint(0, 125))))
+        elif kind < 0.8:
+            code = rng.choice((1000, 1001, 3000, 999, 1005))
+            parts.append(raw_frame(0x88, code.to_bytes(2, "big") + b"bye"))
+        elif kind < 0.9:
+            parts.append(raw_frame(rng.randrange(256), rng.randbytes(rng.randint(0, 130))))
+        else:
+            parts.append(rng.randbytes(rng.randint(1, 20)))
+    data = bytearray(b"".join(parts))
+    if data and rng.random() < 0.3:
+        data[rng.randrange(min(len(data), 40))] ^= 1 << rng.randrange(8)
+    return bytes(data)
+
+
+def reader_trace(cls: Any, data: bytes, cuts: list[int], **kwargs: Any) -> list[Any]:
+    """Messages (fields and their types) and errors, per piece fed."""
+    reader = cls(**kwargs)
+    events: list[Any] = []
+    for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        messages, error = reader.feed_until_error(data[start:end])
+        events.append([(type(m), tuple((type(v), v) for v in m)) for m in messages])
+        if error is not None:
+            events.append((type(error), error.args, str(error), type(error.code)))
+    return events
+
+
+@needs_compiled
+@pytest.mark.parametrize("seed", range(60))
+def test_compiled_and_pure_readers_agree(seed: int) -> None:
+    rng = random.Random(seed)
+    compress = seed % 3 == 0
+    data = random_stream(rng, compress)
+    kwargs: dict[str, Any] = {
+        "max_msg_size": rng.choice((0, 100, 4 * 1024 * 1024)),
+        "compress": compress,
+    }
+    for _ in range(4):
+        cuts = sorted(rng.sample(range(1, len(data)), min(rng.randint(0, 5), len(data) - 1)))
+        expected = reader_trace(PyFrameReader, data, cuts, **kwargs)
+        assert reader_trace(CFrameReader, data, cuts, **kwargs) == expected
+
+
+def outcome(func: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except Exception as exc:  # the same type and text are expected from both
+        return type(exc), str(exc)
+
+
+BUILD_CASES = [
+    (opcode, payload, fin, rsv1, mask)
+    for opcode in (0x0, 0x1, 0x2, 0x8, 0x9, 0xA, WSMsgType.BINARY, WSMsgType.PING, 0x3, -1, 16, 1 << 70)
+    for payload in (b"", b"x", b"y" * 125, b"z" * 126, b"w" * 65535, b"v" * 65536, bytearray(b"ba"))
+    for fin in (True, False, 0, 1)
+    for rsv1 in (False, True)
+    for mask in (None, MASK, b"abc")
+]
+
+
+@needs_compiled
+def test_compiled_and_pure_build_frame_agree() -> None:
+    from aioweb._websocket_c import build_frame as c_build_frame
+
+    for opcode, payload, fin, rsv1, mask in BUILD_CASES:
+        kwargs = {"fin": fin, "rsv1": rsv1, "mask": mask}
+        expected = outcome(_websocket._py_build_frame, opcode, payload, **kwargs)
+        assert outcome(c_build_frame, opcode, payload, **kwargs) == expected, (opcode, kwargs)
+
+
+@needs_compiled
+def test_compiled_reader_takes_any_buffer_as_the_pure_one_does() -> None:
+    frame = cframe(0x2, b"payload" * 3)
+    for piece in (frame, bytearray(frame), memoryview(frame)):
+        assert CFrameReader().feed(piece) == PyFrameReader().feed(piece)
+        split = CFrameReader()
+        assert split.feed(piece[:3]) == []
+        assert split.feed(piece[3:]) == PyFrameReader().feed(frame)
+
+
+def selected_reader_module(env: dict[str, str], first_import: str = "") -> str:
+    """The module ``_websocket.FrameReader`` comes from in a fresh interpreter."""
+    full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
+    code = f"{first_import}import aioweb._websocket as m; print(m.FrameReader.__module__)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
+
+
+@needs_compiled
+def test_compiled_reader_is_selected_by_default() -> None:
+    assert selected_reader_module({}) == "aioweb._websocket_c"
+    # Importing the extension first (it imports _websocket back) changes nothing.
+    first = "import aioweb._websocket_c; "
+    assert selected_reader_module({}, first) == "aioweb._websocket_c"
+
+
+def test_no_extensions_selects_the_pure_reader() -> None:
+    assert selected_reader_module({"AIOWEB_NO_EXTENSIONS": "1"}) == "aioweb._websocket"
+
+
+@pytest.mark.skipif(
+    os.environ.get("AIOWEB_REQUIRE_EXTENSIONS") != "1"
+    or bool(os.environ.get("AIOWEB_NO_EXTENSIONS")),
+    reason="only where the build must have compiled the extensions (AIOWEB_REQUIRE_EXTENSIONS=1)",
+)
+def test_compiled_reader_is_built_when_required() -> None:
+    assert selected_reader_module({}) == "aioweb._websocket_c"

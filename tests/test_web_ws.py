@@ -44,6 +44,7 @@ class FakeProtocol:
         self.reader: Any = None
         self.ended: Any = None
         self.shutdown: Any = None
+        self._writing_paused = False
 
     def write(self, data: bytes) -> None:
         if self.transport is None or "close" in self.calls or "force_close" in self.calls:
@@ -312,7 +313,10 @@ async def test_send_writes_at_once_and_returns_a_plain_awaitable() -> None:
         (WSMsgType.PING, b"p"),
         (WSMsgType.PONG, b"q"),
     ]
-    assert "drain" in proto.calls
+    assert "drain" not in proto.calls  # writing was never paused: nothing to wait for
+    proto._writing_paused = True
+    await ws.send_bytes(b"five")
+    assert proto.calls.count("drain") == 1
 
 
 async def test_send_type_errors() -> None:

@@ -386,6 +386,45 @@ async def test_send_from_another_task(server: TestServer) -> None:
     assert ticks == [f"tick {i}" for i in range(5)]
 
 
+async def test_awaited_send_waits_while_the_client_reads_nothing(
+    aioweb_server: Any, raw_connect: Connect
+) -> None:
+    count, size = 64, 1 << 20  # 64 MiB: far more than loopback's socket buffers hold
+    sent: list[int] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(timeout=0.1)
+        await ws.prepare(request)
+        chunk = b"x" * size
+        for i in range(count):
+            await ws.send_bytes(chunk)
+            sent.append(i)
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    srv = await aioweb_server(app)
+    conn = await raw_upgrade(raw_connect, srv.port)
+    before = -1
+    while len(sent) != before:  # until the sender stops making progress
+        before = len(sent)
+        await asyncio.sleep(0.2)
+    assert 0 < len(sent) < count // 2
+    reader = FrameReader(0, False, is_server=False)
+    received = 0
+    while received < count:
+        data = await asyncio.wait_for(conn.reader.read(1 << 20), 5)
+        assert data
+        received += sum(m.type is WSMsgType.BINARY for m in reader.feed(data))
+    assert received == count
+    for _ in range(100):
+        if len(sent) == count:
+            break
+        await asyncio.sleep(0.01)
+    assert len(sent) == count
+
+
 async def test_receive_timeout(server: TestServer) -> None:
     async with connect(url(server) + "?rt=0.05") as client:
         assert await asyncio.wait_for(client.recv(), 5) == "timeout"
