@@ -679,6 +679,9 @@ class FrameWriter:
             else:
                 takeover, bits = params.client_no_context_takeover, params.client_max_window_bits
             self._deflater = Deflater(no_context_takeover=takeover, max_window_bits=max(bits, 9))
+        # Frames need neither a mask nor compression: ``frame(op, payload)``
+        # is then ``build_frame(op, payload)``, which senders may call directly.
+        self.plain = is_server and self._deflater is None
 
     def _mask(self) -> bytes | None:
         return None if self._is_server else os.urandom(4)

@@ -58,6 +58,7 @@ from ._websocket import (
     WSMessageTypeError,
     WSMsgType,
     build_close,
+    build_frame,
 )
 from ._ws_handshake import close_frame, handshake
 from .web_exceptions import HTTPException
@@ -369,7 +370,11 @@ class WebSocketResponse(StreamResponse):
             return  # the reader is poisoned; the failure is on its way
         messages, error = self._reader.feed_until_error(data)
         for msg in messages:
-            self._dispatch(msg)
+            tp = msg.type
+            if (tp is MSG_BINARY or tp is MSG_TEXT) and not self._close_sent:
+                self._push(msg)  # what _dispatch() does with a data message, one call less
+            else:
+                self._dispatch(msg)
         if error is not None:
             self._violation(error)
 
@@ -524,6 +529,8 @@ class WebSocketResponse(StreamResponse):
         frames = self._writer_or_raise()
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data).__name__!r})")
+        if frames.plain:
+            return self._send(build_frame(MSG_TEXT, data.encode("utf-8")))
         flag = compress is None or bool(compress)
         return self._send(frames.frame(MSG_TEXT, data.encode("utf-8"), compress=flag))
 
@@ -534,6 +541,8 @@ class WebSocketResponse(StreamResponse):
         frames = self._writer_or_raise()
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data).__name__!r})")
+        if frames.plain:
+            return self._send(build_frame(MSG_BINARY, bytes(data)))
         flag = compress is None or bool(compress)
         return self._send(frames.frame(MSG_BINARY, bytes(data), compress=flag))
 
@@ -693,9 +702,10 @@ class WebSocketResponse(StreamResponse):
         if self._waiting:
             raise RuntimeError("Concurrent call to receive() is not allowed")
         while True:
-            msg = self._take()
-            if msg is not None:
-                break
+            if self._queue or self._closed or self._closing:  # else _take() has nothing
+                msg = self._take()
+                if msg is not None:
+                    break
             self._waiting = True
             waiter = self._read_waiter = self._loop.create_future()
             try:
