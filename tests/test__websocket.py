@@ -725,7 +725,7 @@ def test_compiled_and_pure_readers_agree(seed: int) -> None:
     compress = seed % 3 == 0
     data = random_stream(rng, compress)
     kwargs: dict[str, Any] = {
-        "max_msg_size": rng.choice((0, 100, 4 * 1024 * 1024)),
+        "max_msg_size": rng.choice((0, None, 100, 4 * 1024 * 1024)),
         "compress": compress,
     }
     for _ in range(4):
