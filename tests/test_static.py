@@ -33,6 +33,10 @@ def tree(tmp_path: Path) -> Path:
     os.symlink(tmp_path / "secret.txt", root / "link_out")
     os.symlink(tmp_path, root / "dirlink")
     os.symlink(root / "a.txt", root / "link_in")
+    # A directory whose name starts with the root's: a link into it leads out.
+    (tmp_path / "static-private").mkdir()
+    (tmp_path / "static-private" / "secret.txt").write_bytes(SECRET)
+    os.symlink(tmp_path / "static-private" / "secret.txt", root / "prefix_twin")
     return tmp_path
 
 
@@ -142,6 +146,8 @@ def traversal_targets(secret: Path) -> list[bytes]:
         b"/static/%00../secret.txt",
         b"/static/a.txt%00/../../secret.txt",
         b"/static/link_out",
+        b"/static/prefix_twin",
+        b"/static/../static-private/secret.txt",
         b"/static/dirlink/secret.txt",
         b"/static/dirlink/static/../secret.txt",
         b"/static/" + b"x" * 4000,
@@ -270,3 +276,24 @@ async def test_file_response_dropped_unsent_closes_its_file(aioweb_client: Any, 
     gc.collect()
     await asyncio.sleep(0)
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+@pytest.mark.parametrize(
+    ("real", "root", "inside"),
+    [
+        ("/srv/www", "/srv/www", True),
+        ("/srv/www/a.txt", "/srv/www", True),
+        ("/srv/www/sub/b.css", "/srv/www", True),
+        ("/srv/www-private/secret", "/srv/www", False),
+        ("/srv/wwwx", "/srv/www", False),
+        ("/srv", "/srv/www", False),
+        ("/etc/passwd", "/srv/www", False),
+        ("/etc/passwd", "/", True),
+        ("/", "/", True),
+    ],
+)
+def test_under_matches_path_is_relative_to(real: str, root: str, inside: bool) -> None:
+    from aioweb._file_io import _under
+
+    assert _under(real, root) is inside
+    assert Path(real).is_relative_to(root) is inside
