@@ -1,6 +1,6 @@
 """The operating-system half of serving files: opening them safely, sending their bytes.
 
-Opening (blocking; callers run it in the default executor):
+Opening (blocking; callers run it on the file threads of ``aioweb._threads``):
 
 * ``open_path`` opens first and checks second. With a ``root``, the path the
   kernel reports for the *open descriptor* (``/proc/self/fd/N``) must lie
@@ -32,7 +32,7 @@ Sending (``send_file``, on the loop), by transport:
   the bytes copied by nudges; asyncio 85-100 ms with ``loop.sendfile``,
   75-90 ms now; the chunked fallback 210-235 ms.
 * anything else (TLS, an encoding response, ``AIOWEB_NOSENDFILE=1``):
-  ``chunk_size`` chunks read in the executor, the next read overlapping the
+  ``chunk_size`` chunks read on the file threads, the next read overlapping the
   current write, each write awaiting the transport's drain.
 """
 
@@ -47,6 +47,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Optional, TypeVar
 
+from ._threads import run_blocking
+
 if TYPE_CHECKING:
     from ._http_writer import StreamWriter
 
@@ -54,15 +56,15 @@ __all__ = (
     "Opened",
     "accepted_codings",
     "adopt",
-    "in_executor",
+    "in_thread",
     "open_file",
     "open_path",
     "send_chunks",
     "send_file",
 )
 
-# Below this size, reading the file in the opening executor job and sending
-# it with the head in one write beats a second executor hop or a sendfile
+# Below this size, reading the file in the opening thread job and sending
+# it with the head in one write beats a second thread hop or a sendfile
 # call (one syscall and one packet instead of two of each).
 SMALL_FILE = 64 * 1024
 NOSENDFILE = bool(os.environ.get("AIOWEB_NOSENDFILE"))
@@ -253,25 +255,13 @@ def open_file(path: Path, codings: Sequence[str] = (), root: Optional[Path] = No
     return adopt(fd, st, name, codings, root)
 
 
-async def in_executor(func: Callable[..., _T], *args: Any) -> _T:
-    """Run ``func`` in the default executor; if cancelled, close what it opens.
+async def in_thread(func: Callable[..., _T], *args: Any) -> _T:
+    """Run ``func`` on aioweb's file threads (``_threads``); if cancelled, close what it opens.
 
-    The job cannot be stopped once running, so a cancelled caller leaves a
-    callback that closes the result (anything with ``close()``) when it comes.
+    The job cannot be stopped once running; the result of a call whose
+    caller was cancelled is closed (anything with ``close()``) when it comes.
     """
-    future = asyncio.get_running_loop().run_in_executor(None, func, *args)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        future.add_done_callback(_close_result)
-        raise
-
-
-def _close_result(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is None:
-        close = getattr(future.result(), "close", None)
-        if close is not None:
-            close()
+    return await run_blocking(func, *args)
 
 
 # -- sending --
@@ -376,14 +366,13 @@ async def send_chunks(
     chunk_size: int,
     write: Callable[[bytes], Awaitable[None]],
 ) -> None:
-    """Read ``chunk_size`` chunks in the executor and ``await write()`` each.
+    """Read ``chunk_size`` chunks on the file threads and ``await write()`` each.
 
     The next read runs while the current chunk is written: at most two
     chunks in memory. Raises ``ConnectionResetError`` if the file shrinks.
     """
-    loop = asyncio.get_running_loop()
     fd = fobj.fileno()
-    pending = loop.run_in_executor(None, os.pread, fd, min(chunk_size, count), offset)
+    pending = run_blocking(os.pread, fd, min(chunk_size, count), offset)
     try:
         while True:
             chunk = await pending
@@ -392,7 +381,7 @@ async def send_chunks(
             offset += len(chunk)
             count -= len(chunk)
             if count > 0:
-                pending = loop.run_in_executor(None, os.pread, fd, min(chunk_size, count), offset)
+                pending = run_blocking(os.pread, fd, min(chunk_size, count), offset)
             await write(chunk)
             if count <= 0:
                 return

@@ -3,9 +3,9 @@
 ``FileResponse(path)`` answers with a file, honouring conditional requests
 (RFC 9110 section 13: ``If-Match``, ``If-Unmodified-Since``,
 ``If-None-Match``, ``If-Modified-Since``) and range requests (section 14:
-``Range`` and ``If-Range``). The file is opened and fstat'ed once, in the
-default executor, and served from that descriptor; anything that is not a
-regular file answers 404. How files are opened and their bytes sent
+``Range`` and ``If-Range``). The file is opened and fstat'ed once, on a
+file thread (``aioweb._threads``), and served from that descriptor;
+anything that is not a regular file answers 404. How files are opened and their bytes sent
 (``os.sendfile`` on plain sockets of both loops, chunks otherwise) is
 ``_file_io``'s business.
 
@@ -54,7 +54,7 @@ from yarl import URL
 
 from . import _file_io, hdrs
 from ._compression import add_vary
-from ._file_io import Opened, accepted_codings, adopt, in_executor, open_file, open_path
+from ._file_io import Opened, accepted_codings, adopt, in_thread, open_file, open_path
 from ._http_writer import StreamWriter
 from .typedefs import LooseHeaders, PathLike
 from .web_exceptions import HTTPForbidden, HTTPNotFound
@@ -189,7 +189,7 @@ class FileResponse(StreamResponse):
         if opened is None:
             codings = accepted_codings(request.headers.get(hdrs.ACCEPT_ENCODING))
             try:
-                opened = await in_executor(open_file, Path(self._path), codings)
+                opened = await in_thread(open_file, Path(self._path), codings)
             except PermissionError:
                 return await self._send_empty(request, HTTPForbidden.status_code)
             except (OSError, ValueError):
@@ -393,7 +393,7 @@ def _safe_parts(filename: str) -> Optional[list[str]]:
 def _open_static(
     root: Path, parts: list[str], confine: bool, codings: Sequence[str] = ()
 ) -> tuple[str, Union[Opened, int]]:
-    """Open ``root/parts`` (runs in the executor): an ``Opened`` file or a directory's fd.
+    """Open ``root/parts`` (runs on a file thread): an ``Opened`` file or a directory's fd.
 
     The caller owns the result (closes the ``Opened``, or the fd). Raises
     ``HTTPNotFound`` if it does not exist, escapes the root (``confine``), or
@@ -428,7 +428,7 @@ class StaticResource(PrefixResource):
     """Files under ``directory`` served at ``prefix``; GET and HEAD only.
 
     ``resolve`` only checks the prefix (O(1)); the handler then opens and
-    confines the name in one executor job (open, fstat, descriptor check,
+    confines the name in one file-thread job (open, fstat, descriptor check,
     sibling lookup, small-file read) and hands the open file to a
     ``FileResponse``, so a bad name answers 403/404 without trying later
     resources. ``url_for(filename=...)`` builds links, with ``?v=<sha256>``
@@ -556,7 +556,7 @@ class StaticResource(PrefixResource):
         if parts is None:
             raise HTTPForbidden()
         codings = accepted_codings(request.headers.get(hdrs.ACCEPT_ENCODING))
-        found = await in_executor(self._lookup, parts, codings)
+        found = await in_thread(self._lookup, parts, codings)
         if isinstance(found, str):
             return Response(text=found, content_type="text/html")
         path, opened = found
@@ -567,7 +567,7 @@ class StaticResource(PrefixResource):
     def _lookup(
         self, parts: list[str], codings: Sequence[str]
     ) -> Union[str, _Found]:
-        """A directory's index page, or the opened file (runs in the executor)."""
+        """A directory's index page, or the opened file (runs on a file thread)."""
         path, opened = _open_static(self._directory, parts, not self._follow_symlinks, codings)
         if not isinstance(opened, int):
             return _Found(path, opened)

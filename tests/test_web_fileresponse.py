@@ -560,7 +560,7 @@ async def test_open_cancelled_in_flight_is_closed_later() -> None:
         time.sleep(0.2)
         return Handle()
 
-    task = asyncio.ensure_future(_file_io.in_executor(slow_open))
+    task = asyncio.ensure_future(_file_io.in_thread(slow_open))
     await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
