@@ -20,6 +20,7 @@ from conftest import RawConnection
 
 from aioweb import _file_io, web
 from aioweb import web_fileresponse as wf
+from aioweb._threads import run_blocking
 from aioweb.test_utils import TestServer, unused_port
 
 SMALL = b"0123456789" * 100  # 1000 bytes: the one-write path
@@ -560,7 +561,7 @@ async def test_open_cancelled_in_flight_is_closed_later() -> None:
         time.sleep(0.2)
         return Handle()
 
-    task = asyncio.ensure_future(_file_io.in_thread(slow_open))
+    task = asyncio.ensure_future(run_blocking(slow_open))
     await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
