@@ -25,6 +25,7 @@ its own threads (the parent's do not exist there).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -99,9 +100,11 @@ def _settle(future: asyncio.Future[Any], result: Any, error: Optional[BaseExcept
 
 
 def _close(result: Any) -> None:
+    """Close a result nobody will take; a failing ``close()`` has nobody to tell either."""
     close = getattr(result, "close", None)
     if close is not None:
-        close()
+        with contextlib.suppress(Exception):  # nor may it end the worker thread
+            close()
 
 
 _pool = _Pool()
@@ -112,7 +115,8 @@ def _new_pool_after_fork() -> None:
     _pool = _Pool()
 
 
-os.register_at_fork(after_in_child=_new_pool_after_fork)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 def run_blocking(func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:

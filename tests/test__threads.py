@@ -82,6 +82,34 @@ def test_result_is_closed_when_the_loop_closed_first() -> None:
     assert handle.closed.wait(5)
 
 
+def test_a_failing_close_ends_no_worker() -> None:
+    release = threading.Event()
+
+    class Bad:
+        def close(self) -> None:
+            raise OSError("close failed")
+
+    def job() -> Bad:
+        release.wait(5)  # every thread holds one such job: all of them get a Bad
+        return Bad()
+
+    loop = asyncio.new_event_loop()
+
+    async def submit() -> None:
+        for _ in range(MAX_THREADS):
+            run_blocking(job)
+
+    loop.run_until_complete(submit())
+    loop.close()  # nobody takes the results: each is closed, and its close fails
+    release.set()
+
+    async def still_served() -> list[int]:
+        jobs = (run_blocking(int, "5") for _ in range(2 * MAX_THREADS))
+        return await asyncio.wait_for(asyncio.gather(*jobs), 5)
+
+    assert asyncio.run(still_served()) == [5] * (2 * MAX_THREADS)
+
+
 async def test_up_to_max_threads_run_at_once_and_no_more() -> None:
     barrier = threading.Barrier(MAX_THREADS, timeout=5)
 
