@@ -1,16 +1,34 @@
-"""Shared test helpers: raw-socket access to a running server, TLS contexts."""
+"""Shared test helpers: raw-socket access to a running server, TLS contexts,
+which implementation an import selects."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import ssl
 import subprocess
+import sys
 
 import pytest
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-5]\d\d( |$)")
+
+
+def origin_module(module: str, name: str, env: dict[str, str], first_import: str = "") -> str:
+    """The ``__module__`` of ``module.name`` in a fresh interpreter.
+
+    ``env`` is added to this environment minus ``AIOWEB_NO_EXTENSIONS``;
+    ``first_import`` runs before ``module`` is imported. Shows which of a
+    compiled twin and its pure class an import selects.
+    """
+    full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
+    code = f"{first_import}import {module} as m; print(m.{name}.__module__)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
 
 
 class RawConnection:

@@ -9,11 +9,10 @@ compares them event for event.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+from conftest import origin_module
 
 from aioweb import _http_parser
 from aioweb._http_parser import PyRequestParser, RawRequestMessage, UpgradeRequest
@@ -504,13 +503,7 @@ def test_compiled_message_skips_python_init() -> None:
 
 
 def selected_parser_module(env: dict[str, str], first_import: str = "") -> str:
-    """The module ``aioweb._http_parser.RequestParser`` comes from in a fresh interpreter."""
-    full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
-    code = f"{first_import}import aioweb._http_parser as m; print(m.RequestParser.__module__)"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
-    )
-    return proc.stdout.strip()
+    return origin_module("aioweb._http_parser", "RequestParser", env, first_import)
 
 
 @needs_compiled

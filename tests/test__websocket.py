@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import zlib
 from typing import Any
 
 import pytest
+from conftest import origin_module
 from websockets import frames as ws_frames
 from websockets import streams as ws_streams
 from websockets.extensions import permessage_deflate as ws_pmd
@@ -639,13 +638,7 @@ def test_c_masking_refuses_a_bad_mask() -> None:
 
 
 def selected_mask_module(env: dict[str, str]) -> str:
-    """The module ``_websocket.apply_mask`` comes from in a fresh interpreter."""
-    full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
-    code = "import aioweb._websocket as m; print(m.apply_mask.__module__)"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
-    )
-    return proc.stdout.strip()
+    return origin_module("aioweb._websocket", "apply_mask", env)
 
 
 def test_no_extensions_selects_python_masking() -> None:
@@ -772,13 +765,7 @@ def test_compiled_reader_takes_any_buffer_as_the_pure_one_does() -> None:
 
 
 def selected_reader_module(env: dict[str, str], first_import: str = "") -> str:
-    """The module ``_websocket.FrameReader`` comes from in a fresh interpreter."""
-    full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
-    code = f"{first_import}import aioweb._websocket as m; print(m.FrameReader.__module__)"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
-    )
-    return proc.stdout.strip()
+    return origin_module("aioweb._websocket", "FrameReader", env, first_import)
 
 
 @needs_compiled
