@@ -484,8 +484,11 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
     async def _handle(self, request: Request) -> StreamResponse:
         """Resolve, run the expect handler if asked, then the middleware chain."""
         router = self._router
-        match_info = router.resolve_nowait(request) if type(router) is UrlDispatcher else None
-        if match_info is None:
+        if type(router) is UrlDispatcher:
+            match_info = router.resolve_nowait(request)
+            if match_info is None:  # static roots, sub-apps: not a second nowait pass
+                match_info = await router._resolve_awaiting(request)
+        else:
             match_info = await router.resolve(request)
         if type(match_info) is UrlMappingMatchInfo and not match_info._apps:
             # add_app() and freeze() on a fresh match, without two calls.

@@ -316,6 +316,10 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         match_info = self.resolve_nowait(request)
         if match_info is not None:
             return match_info
+        return await self._resolve_awaiting(request)
+
+    async def _resolve_awaiting(self, request: Request) -> UrlMappingMatchInfo:
+        """``resolve()`` once ``resolve_nowait()`` returned None: awaits what needs it."""
         allowed: set[str] = set()
         for domain in self._domains:
             match_info, _ = await domain.resolve(request)
