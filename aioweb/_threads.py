@@ -11,7 +11,8 @@ asyncio future, all in C.
 Theory of operation. Jobs wait in one FIFO ``queue.SimpleQueue``; up to
 ``MAX_THREADS`` daemon threads take them in order. A thread is started when
 a job is queued while none is idle, so a burst of slow calls (a slow disk)
-runs up to ``MAX_THREADS`` at a time and a quiet process holds no thread.
+runs up to ``MAX_THREADS`` at a time. A process that serves no file starts
+no thread; a thread, once started, stays for the life of the process.
 Each result or exception goes back with ``loop.call_soon_threadsafe`` to an
 asyncio future made on the caller's loop. If that future was cancelled
 meanwhile, or its loop has closed, a result with a ``close()`` method is
@@ -34,7 +35,7 @@ from typing import Any, Optional, TypeVar
 
 __all__ = ("MAX_THREADS", "run_blocking")
 
-# The default executor's size on a small machine (min(32, cpus + 4)).
+# About the default executor's size (min(32, cpus + 4): 6 on 2 CPUs, 8 on 4).
 MAX_THREADS = 8
 
 _T = TypeVar("_T")
