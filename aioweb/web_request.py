@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, TypeVar, Union, cast, overload
 from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -236,7 +236,7 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         message: RawRequestMessage,
         payload: StreamReader,
         protocol: RequestHandler,
-        task: Optional[asyncio.Task[Any]] = None,
+        task: Optional[asyncio.Future[Any]] = None,
         loop: Optional[asyncio.AbstractEventLoop] = None,
         *,
         client_max_size: int = 1024**2,
@@ -390,8 +390,16 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
 
     @property
     def task(self) -> Optional[asyncio.Task[Any]]:
-        """The task running this request's handler."""
-        return self._task
+        """The task running this request's handler: ``asyncio.current_task()`` in it.
+
+        Until the handler first suspends, that may be aioweb's compiled request
+        task: a future with a Task's methods (``cancel``, ``cancelling``,
+        ``uncancel``, ``get_name``, ``get_coro``, ``get_context``,
+        ``get_stack``) but not an ``asyncio.Task`` instance. From then on it is
+        the ``asyncio.Task`` that took the handler over (see ``_request_task_c``).
+        """
+        task = self._task
+        return cast("Optional[asyncio.Task[Any]]", getattr(task, "handed_over_to", None) or task)
 
     @property
     def protocol(self) -> RequestHandler:
