@@ -55,8 +55,12 @@ from cpython.ref cimport Py_XDECREF
 cdef extern from "Python.h":
     int PyIter_Send(object iterator, object arg, PyObject **presult) except -1
 
-cdef object _enter_task = _tasks._enter_task
-cdef object _leave_task = _tasks._leave_task
+cdef object _enter_task, _leave_task
+try:
+    _enter_task = _tasks._enter_task
+    _leave_task = _tasks._leave_task
+except AttributeError as exc:  # an asyncio without them: connections use plain Tasks
+    raise ImportError("asyncio.tasks has no _enter_task/_leave_task") from exc
 cdef object _Task = asyncio.Task
 cdef object _CancelledError = asyncio.CancelledError
 cdef object _InvalidStateError = asyncio.InvalidStateError
