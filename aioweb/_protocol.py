@@ -55,7 +55,6 @@ LINGER_MAX_BYTES = 16 * 1024 * 1024
 # Bytes after an upgrade head are kept until a consumer takes them; above
 # this, reading pauses until ``take_upgrade``.
 UPGRADE_TAIL_LIMIT = 64 * 1024
-_EAGER = sys.version_info >= (3, 12)
 
 # The compiled request task (aioweb/_request_task_c.pyx) when it was built,
 # on 3.11+: GET / went from 68,857 to 62,001 instructions per request on the
@@ -297,20 +296,13 @@ class RequestHandler(asyncio.Protocol):
         Called once the parser has consumed a whole read, never from inside
         a parser callback. Unless a task factory is set, the task is the
         compiled ``RequestTask`` when it was built: it costs less than an
-        ``asyncio.Task`` and starts one loop pass later, as a Task does (see
-        ``_request_task_c``). Without it, on Python 3.12+ the Task starts
-        eagerly: a handler that never suspends answers within this
-        ``data_received``.
+        ``asyncio.Task`` (see ``_request_task_c``). Either starts one loop
+        pass later, never eagerly: answering inside ``data_received`` served
+        fewer requests per second (``bench/RESULTS.md``, seventh session).
         """
         loop = self._loop
-        if loop.get_task_factory() is not None:
-            self._task = loop.create_task(self._run())
-        elif RequestTask is not None:
+        if RequestTask is not None and loop.get_task_factory() is None:
             self._task = RequestTask(self._run(), loop)
-        elif _EAGER:
-            task = asyncio.Task(self._run(), loop=loop, eager_start=True)  # type: ignore[call-arg]
-            if not task.done():  # done: ``_run`` already cleared ``_task``
-                self._task = task
         else:
             self._task = loop.create_task(self._run())
 

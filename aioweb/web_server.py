@@ -126,11 +126,7 @@ class Server:
     ) -> bool:
         """Serve one request; return True if the connection may be reused."""
         self.requests_count += 1
-        # An eagerly started task (see RequestHandler._start_task) is not
-        # yet stored on the connection while its first step runs.
-        request = self._request_factory(
-            message, payload, proto, proto._task or asyncio.current_task()
-        )
+        request = self._request_factory(message, payload, proto, proto._task)
         access = self._access_logger
         if access is not None and not access.enabled:
             access = None
