@@ -80,6 +80,7 @@ cdef class RequestTask:
     cdef object _loop
     cdef object _task
     cdef object _exception
+    cdef object _result
     cdef object _cancel_message
     cdef object _name
     cdef object _callbacks
@@ -125,7 +126,7 @@ cdef class RequestTask:
         Py_XDECREF(yielded)
         if sent == 0:  # returned
             # Cancelled while its only step ran: a Task ends cancelled too.
-            self._end(CANCELLED if self._cancels else FINISHED, None)
+            self._end(CANCELLED if self._cancels else FINISHED, None, value)
         else:
             self._hand_over(value)
 
@@ -166,11 +167,13 @@ cdef class RequestTask:
         if task.cancelled():
             self._end(CANCELLED, None)
         else:
-            self._end(FINISHED, task.exception())
+            exception = task.exception()
+            self._end(FINISHED, exception, None if exception is not None else task.result())
 
-    cdef _end(self, int state, exception):
+    cdef _end(self, int state, exception, result=None):
         self._state = state
         self._exception = exception
+        self._result = result
         callbacks = self._callbacks
         if callbacks is not None:
             self._callbacks = None
@@ -197,14 +200,14 @@ cdef class RequestTask:
         return self._state == CANCELLED
 
     def result(self):
-        """None once finished; raises what the coroutine raised, or CancelledError."""
+        """What the coroutine returned; raises what it raised, or CancelledError."""
         if self._state == PENDING:
             raise _InvalidStateError("Result is not set.")
         if self._state == CANCELLED:
             raise self._cancelled_error()
         if self._exception is not None:
             raise self._exception
-        return None
+        return self._result
 
     def exception(self):
         """What the coroutine raised, or None; CancelledError if cancelled."""

@@ -236,7 +236,7 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         message: RawRequestMessage,
         payload: StreamReader,
         protocol: RequestHandler,
-        task: Optional[asyncio.Future[Any]] = None,
+        task: Optional[asyncio.Task[Any]] = None,
         loop: Optional[asyncio.AbstractEventLoop] = None,
         *,
         client_max_size: int = 1024**2,

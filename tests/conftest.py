@@ -21,10 +21,11 @@ def origin_module(module: str, name: str, env: dict[str, str], first_import: str
 
     ``env`` is added to this environment minus ``AIOWEB_NO_EXTENSIONS``;
     ``first_import`` runs before ``module`` is imported. Shows which of a
-    compiled twin and its pure class an import selects.
+    compiled twin and its pure class an import selects; "None" where the
+    name is bound to None (an optional piece left out).
     """
     full_env = {k: v for k, v in os.environ.items() if k != "AIOWEB_NO_EXTENSIONS"} | env
-    code = f"{first_import}import {module} as m; print(m.{name}.__module__)"
+    code = f"{first_import}import {module} as m; print(getattr(m.{name}, '__module__', None))"
     proc = subprocess.run(
         [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
     )
