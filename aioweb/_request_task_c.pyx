@@ -15,9 +15,10 @@ plain Tasks (``_protocol``).
 Why not run the first step inside ``data_received`` (as an eager task does):
 measured, that costs fewer instructions and yet serves fewer requests per
 second. With 64 connections, reading every ready request in one loop pass
-and answering them in the next beat reading and answering each in turn by
-20-35 % (``bench/RESULTS.md``), so the first step runs one loop pass later,
-exactly when a Task's would.
+and answering them in the next served 18-32 % more requests than reading
+and answering each in turn (two sets of interleaved rounds in
+``bench/RESULTS.md``), so the first step runs one loop pass later, exactly
+when a Task's would.
 
 What is guaranteed, for code running inside the coroutine:
 
