@@ -135,7 +135,7 @@ class RequestHandler(asyncio.Protocol):
         # connection, a list 56. pop(0) stays cheap: 14,000 pipelined heads
         # (a whole 256 KiB read) cost 23 ms of pops against ~0.5 s to answer.
         self._queue: list[_QueueItem] = []
-        self._task: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # or a RequestTask: a Task's API
         self._read_paused = False
         self._closing = False
         self._broken = False

@@ -166,6 +166,10 @@ cdef class RequestTask:
 
     def _follow(self, task):
         if task.cancelled():
+            try:
+                task.result()
+            except _CancelledError as exc:  # keep the Task's cancel message
+                self._cancel_message = exc.args[0] if exc.args else None
             self._end(CANCELLED, None)
         else:
             exception = task.exception()

@@ -228,19 +228,24 @@ async def test_cancel_after_the_hand_over_reaches_the_awaiting_coroutine() -> No
     seen: list[Any] = []
 
     async def body() -> None:
+        await asyncio.sleep(0)  # a bare yield: the Task takes over at once
         try:
-            await asyncio.sleep(10)
+            await asyncio.sleep(3600)
         except asyncio.CancelledError as exc:
             seen.append(exc.args)
             raise
 
     task = start(body())
     await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert isinstance(task.handed_over_to, asyncio.Task)
     assert task.cancel("stop") is True
     assert task.cancelling() == 1
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, 5)
     assert seen == [("stop",)] and task.cancelled()
+    with pytest.raises(asyncio.CancelledError, match="stop"):
+        task.result()  # the message the Task ended with
 
 
 async def test_timeout_entered_before_the_first_await_fires() -> None:
