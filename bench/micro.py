@@ -2,13 +2,16 @@
 
 Feeds N keep-alive requests, one per ``data_received`` (as a wrk client with
 one request in flight per connection would), into a real connection protocol
-over a fake transport, and reports microseconds per request. Deterministic
+over a fake transport, and reports microseconds per request. With
+``--connections K``, N rounds of K connections' requests, each round read in
+one loop pass and answered in the next. Deterministic
 enough to compare changes on the hot path, and to run under a profiler:
 
     python bench/micro.py --scenario get -n 50000
     python -m cProfile -s tottime bench/micro.py --scenario get -n 20000 | head -40
     valgrind --tool=callgrind python bench/micro.py -n 2000   # instruction counts
     python bench/micro.py --scenario user --routes 10          # route-table size
+    python bench/micro.py -n 200 --connections 256             # 256 requests per pass
 """
 
 from __future__ import annotations
@@ -72,7 +75,9 @@ class FakeTransport(asyncio.Transport):
         pass
 
 
-async def run(scenario: str, n: int, routes: int = 1000) -> tuple[float, FakeTransport]:
+async def run(
+    scenario: str, n: int, routes: int = 1000, connections: int = 1
+) -> tuple[float, FakeTransport]:
     saved, sys.argv = sys.argv, ["app.py", "--framework", "aioweb"]
     try:
         import app as bench_app  # the same routes as the wrk benchmark
@@ -80,21 +85,35 @@ async def run(scenario: str, n: int, routes: int = 1000) -> tuple[float, FakeTra
         sys.argv = saved
     app = bench_app.make_app(routes)
     server = app.make_handler(access_log=None)
-    proto = server()
-    transport = FakeTransport()
-    proto.connection_made(transport)
+    transport = FakeTransport()  # shared: it only counts
+    protos = [server() for _ in range(connections)]
+    for proto in protos:
+        proto.connection_made(transport)
     data = REQUESTS[scenario]
     started = time.perf_counter()
-    for _ in range(n):
-        proto.data_received(data)
-        # One request in flight, as with wrk: let it be answered first. One
-        # loop pass per request always, as a real server reads each request
-        # in a loop pass of its own (an eager task may answer without one).
-        await asyncio.sleep(0)
-        while not proto.idle:
+    if connections == 1:  # the loop of every earlier measurement, kept comparable
+        proto = protos[0]
+        for _ in range(n):
+            proto.data_received(data)
+            # One request in flight, as with wrk: let it be answered first.
+            # One loop pass per request always, as a real server reads each
+            # request in a loop pass of its own.
             await asyncio.sleep(0)
+            while not proto.idle:
+                await asyncio.sleep(0)
+    else:
+        for _ in range(n):
+            # Every connection's request is read in one loop pass and
+            # answered in the next, as a real server does with the requests
+            # of one epoll wake-up.
+            for proto in protos:
+                proto.data_received(data)
+            await asyncio.sleep(0)
+            while not all(proto.idle for proto in protos):
+                await asyncio.sleep(0)
     elapsed = time.perf_counter() - started
-    proto.connection_lost(None)
+    for proto in protos:
+        proto.connection_lost(None)
     return elapsed, transport
 
 
@@ -104,16 +123,19 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20000)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--routes", type=int, default=1000, help="filler routes (default 1000)")
+    parser.add_argument(
+        "--connections", type=int, default=1, help="requests in flight per round (default 1)"
+    )
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    elapsed, transport = asyncio.run(run(args.scenario, args.n, args.routes))
-    per = elapsed / args.n * 1e6
+    elapsed, transport = asyncio.run(run(args.scenario, args.n, args.routes, args.connections))
+    total = args.n * args.connections
     print(
-        f"{args.scenario}: {per:.2f} us/request over {args.n} requests "
-        f"({transport.writes / args.n:.2f} writes/request, {transport.nbytes // args.n} B/response)"
+        f"{args.scenario}: {elapsed / total * 1e6:.2f} us/request over {total} requests "
+        f"({transport.writes / total:.2f} writes/request, {transport.nbytes // total} B/response)"
     )
 
 
