@@ -8,7 +8,7 @@ connections a loop pass holds about 2,000, so every pass ran young
 collections that found nothing to free (a request's objects die by reference
 count: they form no cycles), promoted everything alive and, every few
 seconds, set off a full collection of all the application's objects. Under
-``wrk -c256`` that was about 3.5 % of the server's time (``gc.callbacks``),
+``wrk -c256`` that was about 4 % of the server's time (``gc.callbacks``),
 and 4 % more instructions per request than at 64 connections
 (``bench/micro.py --connections 256``, callgrind). At 10,000 a pass of 256
 or even 1,024 requests stays under the threshold.
