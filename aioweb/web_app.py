@@ -481,17 +481,26 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
             return self._make_request
         return partial(Request, loop=self._loop, client_max_size=self._client_max_size)
 
-    async def _handle(self, request: Request) -> StreamResponse:
-        """Resolve, run the expect handler if asked, then the middleware chain."""
+    def _handle(self, request: Request) -> Awaitable[StreamResponse]:
+        """Resolve ``request``; return the awaitable that answers it.
+
+        Not a coroutine: on the usual path (a route found without awaiting,
+        no ``Expect`` header, the route's middleware chain already composed)
+        it returns the chain called on the request, so the server awaits the
+        handler's own coroutine and a request costs one coroutine less.
+        Anything that must await first goes through ``_handle_awaiting``.
+        Resolution runs when this is called, which the server does right
+        before awaiting the result, in the same ``try``.
+        """
         router = self._router
-        if type(router) is UrlDispatcher:
-            match_info = router.resolve_nowait(request)
-            if match_info is None:  # static roots, sub-apps: not a second nowait pass
-                match_info = await router._resolve_awaiting(request)
-        else:
-            match_info = await router.resolve(request)
+        if type(router) is not UrlDispatcher:
+            return self._handle_awaiting(request, None)
+        match_info = router.resolve_nowait(request)
+        if match_info is None:  # static roots, sub-apps: not a second nowait pass
+            return self._handle_awaiting(request, None)
         if type(match_info) is UrlMappingMatchInfo and not match_info._apps:
-            # add_app() and freeze() on a fresh match, without two calls.
+            # _attach's add_app() and freeze() on a fresh match, inline: no
+            # call at all on the usual path.
             match_info._apps = [self]
             match_info._current_app = self
             match_info._frozen = True
@@ -500,13 +509,36 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
             match_info.freeze()
         request._match_info = match_info
         if request._message.expect is not None:
+            return self._handle_awaiting(request, match_info)
+        # A cached chain (the bare handler when no app has middlewares) is
+        # one attribute read and a list compare (no tuple built per request).
+        cached = match_info._route._chain
+        if cached is not None and cached[0] == match_info._apps:
+            return cached[1](request)
+        return self._handle_awaiting(request, match_info)
+
+    async def _handle_awaiting(
+        self, request: Request, match_info: Optional[UrlMappingMatchInfo]
+    ) -> StreamResponse:
+        """``_handle``'s path when something must be awaited first.
+
+        That is resolving (when ``match_info`` is None), the expect handler,
+        or composing the route's chain, which may await old-style middleware
+        factories and happens once per route.
+        """
+        if match_info is None:
+            router = self._router
+            if type(router) is UrlDispatcher:
+                match_info = await router._resolve_awaiting(request)
+            else:
+                match_info = await router.resolve(request)
+            match_info.add_app(self)
+            match_info.freeze()
+            request._match_info = match_info
+        if request._message.expect is not None:
             expect_response = await match_info.expect_handler(request)
             if expect_response is not None:
                 return expect_response
-        # Hot path: a cached chain (the bare handler when no app has
-        # middlewares) is one attribute read and a list compare (no tuple
-        # built per request); composing, which may await old-style
-        # factories, happens once per route.
         cached = match_info._route._chain
         if cached is not None and cached[0] == match_info._apps:
             return await cached[1](request)
