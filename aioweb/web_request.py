@@ -61,6 +61,7 @@ _POST_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE", "TRACE"})
 _FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
 _SENTINEL: Any = object()
 _T = TypeVar("_T")
+_R = TypeVar("_R", bound="BaseRequest")
 
 
 class RequestKey(TypedKey[_T]):
@@ -245,6 +246,29 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         host: Optional[str] = None,
         remote: Optional[str] = None,
     ) -> None:
+        self._init(
+            message, payload, protocol, task, loop, client_max_size, state, scheme, host, remote
+        )
+
+    def _init(
+        self,
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        task: Optional[asyncio.Task[Any]],
+        loop: Optional[asyncio.AbstractEventLoop],
+        client_max_size: int,
+        state: Optional[dict[Any, Any]] = None,
+        scheme: Optional[str] = None,
+        host: Optional[str] = None,
+        remote: Optional[str] = None,
+    ) -> None:
+        """``__init__``'s work, with positional arguments only.
+
+        The server builds each request with ``object.__new__`` and this
+        (see ``request_builder``): calling the class with keywords cost
+        about 1,600 instructions more per request on Python 3.11.
+        """
         self._message = message
         self._payload = payload
         self._protocol = protocol
@@ -821,6 +845,34 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         fields = parse_qsl(text, keep_blank_values=True, encoding=self.charset or "utf-8")
         self._post = MultiDictProxy(MultiDict(fields))
         return self._post
+
+
+_new_object = object.__new__
+
+
+def request_builder(
+    cls: type[_R], loop: Optional[asyncio.AbstractEventLoop], client_max_size: int
+) -> Callable[[RawRequestMessage, StreamReader, RequestHandler, Optional[asyncio.Task[Any]]], _R]:
+    """What the server calls to build each request, for ``cls`` with ``BaseRequest.__init__``.
+
+    ``build(message, payload, protocol, task)`` returns what ``cls(message,
+    payload, protocol, task, loop, client_max_size=client_max_size)`` would,
+    without calling the class: about 1,600 instructions less per request
+    on Python 3.11 (``bench/micro.py``). Only for a ``cls`` that does not
+    override ``__init__``.
+    """
+
+    def build(
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        task: Optional[asyncio.Task[Any]],
+    ) -> _R:
+        request: _R = _new_object(cls)
+        request._init(message, payload, protocol, task, loop, client_max_size)
+        return request
+
+    return build
 
 
 class Request(BaseRequest):

@@ -24,7 +24,7 @@ from .http_exceptions import HttpProcessingError
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .web_exceptions import HTTPException
 from .web_log import AccessLogger, access_logger, server_logger
-from .web_request import BaseRequest
+from .web_request import BaseRequest, request_builder
 from .web_response import SERVER_SOFTWARE, Response, StreamResponse
 
 __all__ = ("Server",)
@@ -81,7 +81,9 @@ class Server:
         **kwargs: Any,
     ) -> None:
         self._handler = handler
-        self._request_factory: _RequestFactory = request_factory or BaseRequest
+        self._request_factory: _RequestFactory = request_factory or request_builder(
+            BaseRequest, None, 1024**2
+        )
         self._loop = loop
         self.handler_cancellation = handler_cancellation
         self.keepalive_timeout = keepalive_timeout

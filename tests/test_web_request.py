@@ -496,3 +496,26 @@ def test_invalid_json_error_str_is_its_message() -> None:
         json.loads("[")
     except json.JSONDecodeError as exc:
         assert str(InvalidJSONBody(exc)).startswith("Invalid JSON body: Expecting value")
+
+
+@pytest.mark.parametrize("cls", [web.BaseRequest, web.Request])
+def test_request_builder_sets_what_the_constructor_sets(cls: type[web.BaseRequest]) -> None:
+    # The server builds requests with request_builder; a field added to
+    # _init but set differently by the class call would show here.
+    from aioweb.web_request import request_builder
+
+    template = make_mocked_request("GET", "/path?q=1")
+    args = (template._message, template._payload, template._protocol, None)
+    loop = object()
+    built = request_builder(cls, loop, 123)(*args)  # type: ignore[arg-type]
+    called = cls(*args, loop, client_max_size=123)  # type: ignore[arg-type]
+    assert type(built) is cls
+    slots = [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
+    assert "_client_max_size" in slots and "_match_info" in slots
+    for name in slots:
+        if name in ("__weakref__", "_state"):
+            continue
+        assert getattr(built, name) == getattr(called, name), name
+    assert built._state == {} and built._state is not called._state
+    assert built._loop is loop and built._client_max_size == 123
+    assert built.path == "/path" and built.query["q"] == "1"
