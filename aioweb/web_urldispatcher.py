@@ -345,10 +345,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         if self._domains:
             return None
         allowed: Optional[set[str]] = None
+        methods: Optional[set[str]]
         path = routing_path(request)
         # A plain path's merged list is one dict hit away: no call to get it.
         for resource in self._merged.get(path) or self._path_candidates(path):
-            match_info, methods = self._match_inline(resource, request, path)
+            if type(resource) is PlainResource:  # _match_inline's first case, without its frame
+                match_info, methods = resource._match_method(request, {})
+            else:
+                match_info, methods = self._match_inline(resource, request, path)
             if match_info is not None:
                 return match_info
             if methods is None:
