@@ -499,8 +499,8 @@ class Application(MutableMapping[Union[str, AppKey[Any]], Any]):
         if match_info is None:  # static roots, sub-apps: not a second nowait pass
             return self._handle_awaiting(request, None)
         if type(match_info) is UrlMappingMatchInfo and not match_info._apps:
-            # _attach's add_app() and freeze() on a fresh match, inline: no
-            # call at all on the usual path.
+            # add_app() and freeze() on a fresh match, inline: no call at all
+            # on the usual path.
             match_info._apps = [self]
             match_info._current_app = self
             match_info._frozen = True
