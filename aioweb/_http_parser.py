@@ -116,7 +116,13 @@ class ParserSink(Protocol):
 
     def on_body(self, data: bytes) -> None: ...
 
-    def on_message_complete(self) -> None: ...
+    def on_message_complete(self) -> None:
+        """The body of the message whose head came last has ended.
+
+        Called only for a message that has a body (chunked, or a
+        Content-Length above 0): one without ends with its ``on_head``, and
+        the call cost about 600 instructions per GET (bench/micro.py).
+        """
 
 
 class RequestParser:
@@ -298,7 +304,8 @@ class RequestParser:
         self._sink.on_body(body)
 
     def on_message_complete(self) -> None:
-        self._sink.on_message_complete()
+        if self._chunked or self._content_length:  # a message without a body ends at on_head
+            self._sink.on_message_complete()
 
 
 # The pure-Python class stays reachable for tests and for comparison.

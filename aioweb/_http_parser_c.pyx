@@ -365,4 +365,5 @@ cdef class RequestParser:
         self._sink.on_body(body)
 
     def on_message_complete(self):
-        self._sink.on_message_complete()
+        if self._chunked or self._content_length:  # a message without a body ends at on_head
+            self._sink.on_message_complete()

@@ -210,15 +210,24 @@ class RequestHandler(asyncio.Protocol):
             self._upgraded = True
             self._keep_upgrade_tail(upgrade.tail)
         except HttpProcessingError as error:
-            self._on_parse_error(error)
-            if self._task is None and self._queue:
-                self._start_task()
-            return
+            self._on_parse_error(error)  # queues the error, or fails the body being read
         if self._task is None and self._queue:
-            self._start_task()
+            # Start the task that answers the queued requests: here, once the
+            # parser has consumed a whole read, never from a parser callback.
+            # Unless a task factory is set, it is the compiled RequestTask
+            # when built: cheaper than an asyncio.Task (see _request_task_c).
+            # Either starts one loop pass later, never eagerly: answering
+            # inside data_received served fewer requests per second
+            # (bench/RESULTS.md, seventh session). Inline, not a method:
+            # the frame cost about 500 instructions per request.
+            loop = self._loop
+            if RequestTask is not None and loop.get_task_factory() is None:
+                self._task = RequestTask(self._run(), loop)
+            else:
+                self._task = loop.create_task(self._run())
         # Armed only when a head spans reads: a head that arrives whole in one
         # read (the common case) touches no timer at all.
-        if self._parser.in_head and self._deadline_kind != _HEAD and self._task is None:
+        elif self._parser.in_head and self._deadline_kind != _HEAD and self._task is None and not self._broken:
             self._set_deadline(_HEAD, self._server.head_timeout)
 
     def _keep_upgrade_tail(self, data: bytes) -> None:
@@ -289,22 +298,6 @@ class RequestHandler(asyncio.Protocol):
             payload.feed_eof()
 
     # -- request loop --
-
-    def _start_task(self) -> None:
-        """Start the task that answers the queued requests.
-
-        Called once the parser has consumed a whole read, never from inside
-        a parser callback. Unless a task factory is set, the task is the
-        compiled ``RequestTask`` when it was built: it costs less than an
-        ``asyncio.Task`` (see ``_request_task_c``). Either starts one loop
-        pass later, never eagerly: answering inside ``data_received`` served
-        fewer requests per second (``bench/RESULTS.md``, seventh session).
-        """
-        loop = self._loop
-        if RequestTask is not None and loop.get_task_factory() is None:
-            self._task = RequestTask(self._run(), loop)
-        else:
-            self._task = loop.create_task(self._run())
 
     async def _run(self) -> None:
         server = self._server

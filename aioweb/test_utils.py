@@ -539,6 +539,9 @@ def make_mocked_request(
         transport.is_closing.return_value = False
     if protocol is None:
         protocol = _MockProtocol(transport)
+        if isinstance(transport, mock.Mock) and transport.write.side_effect is None:
+            # A plain response is written to the transport directly (Response._send_simple).
+            transport.write.side_effect = protocol.write
     request = Request(
         message,
         payload if payload is not None else EMPTY_PAYLOAD,

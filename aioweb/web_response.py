@@ -1109,7 +1109,10 @@ class Response(StreamResponse):
             data = head + body if body and not writer.suppress_body else head
         self._eof_sent = True
         self._body_length = len(data)
-        request._protocol.write(data)
+        transport = request._protocol.transport  # RequestHandler.write, without its frame
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        transport.write(data)
         return True
 
     def _quick_data(self, request: BaseRequest) -> Optional[bytes]:
