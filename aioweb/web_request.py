@@ -480,9 +480,10 @@ class BaseRequest(MutableMapping[Union[str, RequestKey[Any]], Any]):
         if url is None:
             target = self._message.path
             if target.startswith("/"):
+                # The fragment, if a client sends one, ends the query (RFC 3986 3.5).
+                target, _, fragment = target.partition("#")
                 path, _, query = target.partition("?")
-                path, _, _fragment = path.partition("#")
-                url = URL.build(path=path, query_string=query, encoded=True)
+                url = URL.build(path=path, query_string=query, fragment=fragment, encoded=True)
             else:
                 try:
                     url = URL(target)

@@ -55,6 +55,14 @@ def test_request_line_and_url_parts() -> None:
     assert repr(req) == "<Request GET /p a/th >"
 
 
+@pytest.mark.parametrize("target", ["/a?x=1#f?g", "/a#f?g"])
+def test_a_fragment_is_neither_path_nor_query(target: str) -> None:
+    req = make_mocked_request("GET", target)
+    assert req.path == req.rel_url.path == "/a"
+    assert req.query_string == ("x=1" if "?x" in target else "")
+    assert req.rel_url.fragment == "f?g"
+
+
 def test_version_10_and_keep_alive() -> None:
     req = make_mocked_request("GET", "/", version=HttpVersion10)
     assert req.version == HttpVersion10 and not req.keep_alive

@@ -449,6 +449,34 @@ async def test_percent_encoded_path_over_a_socket(aioweb_server: Any, raw_connec
     assert body == b"a/b c"
 
 
+async def test_query_and_fragment_never_reach_routing_over_a_socket(
+    aioweb_server: Any, raw_connect: Any
+) -> None:
+    async def show(request: web.Request) -> web.Response:
+        return web.Response(text=f"{request.method} {request.path} {request.query_string}")
+
+    app = web.Application()
+    app.router.add_get("/a", show)
+    app.router.add_route("PATCH", "/a", show)
+    app.router.add_get("/u/{name}", show)
+    server = await aioweb_server(app)
+    conn = await raw_connect(server.port)
+    for target, method, expected in [
+        ("/a?x=/b", "GET", b"GET /a x=/b"),
+        ("/a#frag", "GET", b"GET /a "),
+        ("/a?x=1#frag", "PATCH", b"PATCH /a x=1"),
+        ("/u/bob?#", "GET", b"GET /u/bob "),
+        ("/a/?x=1", "GET", None),
+        ("/a", "PUT", None),
+    ]:
+        await conn.send(f"{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+        status, _, body = await conn.read_response()
+        if expected is None:
+            assert status in (b"HTTP/1.1 404 Not Found", b"HTTP/1.1 405 Method Not Allowed"), target
+        else:
+            assert (status, body) == (b"HTTP/1.1 200 OK", expected), target
+
+
 async def test_asterisk_and_absolute_form_targets() -> None:
     router = UrlDispatcher()
     plain = router.add_get("/a/b", ok)
