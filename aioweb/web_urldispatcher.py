@@ -236,10 +236,6 @@ def _rank(resource: AbstractResource) -> int:
     return resource._order
 
 
-def _first_segment(path: str) -> str:
-    return path[1:].partition("/")[0]
-
-
 class _SegmentIndex:
     """Non-plain resources filed by the literal first segment they require.
 
@@ -300,7 +296,9 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         merged = self._merged.get(path)
         if merged is not None:
             return merged
-        candidates = self._segments.candidates(_first_segment(path))
+        # segments.candidates(first segment of path), without its frame.
+        segments = self._segments
+        candidates = segments._buckets.get(path[1:].partition("/")[0], segments._anywhere)
         plain = self._plain.get(path)
         if plain is None:
             return candidates
@@ -349,8 +347,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         path = routing_path(request)
         # A plain path's merged list is one dict hit away: no call to get it.
         for resource in self._merged.get(path) or self._path_candidates(path):
-            if type(resource) is PlainResource:  # _match_inline's first case, without its frame
+            # _match_inline's two cases, without its frame (~400 instructions each).
+            if type(resource) is PlainResource:
                 match_info, methods = resource._match_method(request, {})
+            elif type(resource) is DynamicResource:
+                parts = resource._match(path)
+                if parts is None:
+                    continue
+                match_info, methods = resource._match_method(request, parts)
             else:
                 match_info, methods = self._match_inline(resource, request, path)
             if match_info is not None:
