@@ -227,7 +227,12 @@ class RequestHandler(asyncio.Protocol):
                 self._task = loop.create_task(self._run())
         # Armed only when a head spans reads: a head that arrives whole in one
         # read (the common case) touches no timer at all.
-        elif self._parser.in_head and self._deadline_kind != _HEAD and self._task is None and not self._broken:
+        elif (
+            self._parser.in_head
+            and self._deadline_kind != _HEAD
+            and self._task is None
+            and not self._broken
+        ):
             self._set_deadline(_HEAD, self._server.head_timeout)
 
     def _keep_upgrade_tail(self, data: bytes) -> None:

@@ -441,7 +441,8 @@ class Resource(AbstractResource):
 
     def _match_method(self, request: Request, match_dict: dict[str, str]) -> _Resolve:
         """O(1): the route for the request's method, else ``*``, else None."""
-        route = self._by_method.get(request._message.method) or self._any_route  # not the property: ~500 instructions
+        # The message's method, not the property's: ~500 instructions less (Python 3.11).
+        route = self._by_method.get(request._message.method) or self._any_route
         if route is None:
             return None, self._allowed
         # UrlMappingMatchInfo(match_dict, route) without calling the class,
