@@ -542,6 +542,7 @@ def make_mocked_request(
         if isinstance(transport, mock.Mock) and transport.write.side_effect is None:
             # A plain response is written to the transport directly (Response._send_simple).
             transport.write.side_effect = protocol.write
+            transport.writelines.side_effect = lambda chunks: protocol.write(b"".join(chunks))
     request = Request(
         message,
         payload if payload is not None else EMPTY_PAYLOAD,

@@ -81,6 +81,40 @@ async def test_keep_alive_serves_many_requests_on_one_connection(server, raw_con
         assert headers.get("connection") is None
 
 
+BODY_SIZES = [0, 1, 16383, 16384, 65536, 1 << 20]
+
+
+async def test_bodies_of_every_size_arrive_whole_in_order(aioweb_server, raw_connect) -> None:
+    """Small bodies leave copied behind their head, large ones beside it: same bytes."""
+
+    async def sized(request: web.Request) -> web.Response:
+        size = int(request.match_info["size"])
+        body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        if request.query.get("header"):  # a head built in full, not the quick one
+            return web.Response(body=body, headers={"X-Size": str(size)})
+        return web.Response(body=body)
+
+    app = web.Application()
+    app.router.add_get("/sized/{size}", sized)
+    server = await aioweb_server(app)
+    conn = await raw_connect(server.port)
+    targets = [f"/sized/{n}{q}" for n in BODY_SIZES for q in ("", "?header=1")]
+    await conn.send(b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % t.encode() for t in targets))
+    for target in targets:
+        size = int(target.split("/")[2].partition("?")[0])
+        status, headers, body = await conn.read_response()
+        assert status == b"HTTP/1.1 200 OK", target
+        assert headers["content-length"] == str(size), target
+        assert body == bytes(range(256)) * (size // 256) + b"x" * (size % 256), target
+        assert headers.get("x-size") == (str(size) if "header" in target else None), target
+    # HEAD: the head of the large response and no body; the next response follows at once.
+    await conn.send(b"HEAD /sized/65536 HTTP/1.1\r\n\r\nGET /sized/1 HTTP/1.1\r\n\r\n")
+    head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 65536\r\n" in head
+    status, _, body = await conn.read_response()
+    assert (status, body) == (b"HTTP/1.1 200 OK", b"x")
+
+
 async def test_pipelined_flood_keeps_order_across_read_pauses(server, raw_connect) -> None:
     """More pipelined requests than the queue limit: reading pauses, all are answered."""
     conn = await raw_connect(server.port)
@@ -720,6 +754,9 @@ UVLOOP_CASES: dict[str, Callable[[Any, Connect], Awaitable[None]]] = {
         start, connect, True
     ),
     "slow-reader": lambda start, connect: test_slow_reader_bounds_write_buffer(start, connect),
+    "body-sizes": lambda start, connect: test_bodies_of_every_size_arrive_whole_in_order(
+        start, connect
+    ),
 }
 
 

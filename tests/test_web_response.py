@@ -375,6 +375,20 @@ async def test_explicitly_prepared_response_is_still_one_write() -> None:
     assert resp.prepared and resp.body_length == len(req.protocol.written[0])  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("headers", [None, {"X-A": "1"}])
+@pytest.mark.parametrize("size", [0, 100, 16383, 16384, 100_000])
+async def test_simple_send_body_length_counts_head_and_body(size: int, headers: Any) -> None:
+    """A large body is written beside its head, a small one behind it: same count either way."""
+    req = make_mocked_request("GET", "/")
+    resp = web.Response(body=b"b" * size, headers=headers)
+    assert resp._send_simple(req)
+    sent = b"".join(req.protocol.written)  # type: ignore[attr-defined]
+    assert sent.endswith(b"\r\n\r\n" + b"b" * size)
+    assert resp.body_length == len(sent)
+    writes = req.protocol.transport.write.call_count + req.protocol.transport.writelines.call_count  # type: ignore[attr-defined]
+    assert writes == 1
+
+
 async def test_stream_response_writes_chunks() -> None:
     req = make_mocked_request("GET", "/")
     resp = web.StreamResponse()
