@@ -84,12 +84,16 @@ async def test_keep_alive_serves_many_requests_on_one_connection(server, raw_con
 BODY_SIZES = [0, 1, 16383, 16384, 65536, 1 << 20]
 
 
+def _sized_body(size: int) -> bytes:
+    return bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+
+
 async def test_bodies_of_every_size_arrive_whole_in_order(aioweb_server, raw_connect) -> None:
     """Small bodies leave copied behind their head, large ones beside it: same bytes."""
 
     async def sized(request: web.Request) -> web.Response:
         size = int(request.match_info["size"])
-        body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        body = _sized_body(size)
         if request.query.get("header"):  # a head built in full, not the quick one
             return web.Response(body=body, headers={"X-Size": str(size)})
         return web.Response(body=body)
@@ -105,7 +109,7 @@ async def test_bodies_of_every_size_arrive_whole_in_order(aioweb_server, raw_con
         status, headers, body = await conn.read_response()
         assert status == b"HTTP/1.1 200 OK", target
         assert headers["content-length"] == str(size), target
-        assert body == bytes(range(256)) * (size // 256) + b"x" * (size % 256), target
+        assert body == _sized_body(size), target
         assert headers.get("x-size") == (str(size) if "header" in target else None), target
     # HEAD: the head of the large response and no body; the next response follows at once.
     await conn.send(b"HEAD /sized/65536 HTTP/1.1\r\n\r\nGET /sized/1 HTTP/1.1\r\n\r\n")

@@ -466,13 +466,13 @@ async def test_query_and_fragment_never_reach_routing_over_a_socket(
         ("/a#frag", "GET", b"GET /a "),
         ("/a?x=1#frag", "PATCH", b"PATCH /a x=1"),
         ("/u/bob?#", "GET", b"GET /u/bob "),
-        ("/a/?x=1", "GET", None),
-        ("/a", "PUT", None),
+        ("/a/?x=1", "GET", b"404"),
+        ("/a", "PUT", b"405"),
     ]:
         await conn.send(f"{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
         status, _, body = await conn.read_response()
-        if expected is None:
-            assert status in (b"HTTP/1.1 404 Not Found", b"HTTP/1.1 405 Method Not Allowed"), target
+        if expected in (b"404", b"405"):
+            assert status.split()[1] == expected, target
         else:
             assert (status, body) == (b"HTTP/1.1 200 OK", expected), target
 
