@@ -228,3 +228,43 @@ async def test_take_complete_resumes_a_paused_transport() -> None:
     assert control.paused
     assert stream.take_complete() == b"0123456789"
     assert control.calls == ["pause", "resume"]
+
+
+async def test_many_one_byte_chunks_come_out_whole_and_in_order() -> None:
+    # A chunked body of one-byte chunks feeds one chunk per byte; taking
+    # them from the front must stay linear (the buffer is cut as it goes).
+    data = bytes(i % 251 for i in range(20_000))
+    stream = filled(*(data[i : i + 1] for i in range(len(data))))
+    taken = [await stream.readany() for _ in range(15_000)]
+    # Linear, not quadratic: read chunks are cut from the front as it goes,
+    # so the list stays within twice what is unread.
+    assert len(stream._buffer) <= 2 * (len(data) - 15_000) + 32
+    assert stream.read_nowait(3) == data[15_000:15_003]
+    stream.unread_data(b"!")
+    rest = await stream.read()
+    assert b"".join(taken) == data[:15_000]
+    assert rest == b"!" + data[15_003:]
+    assert stream.at_eof() and await stream.readany() == b""
+
+
+async def test_unread_data_after_partial_reads_is_read_first() -> None:
+    stream = filled(b"ab", b"cd", b"ef", eof=False)
+    assert await stream.readany() == b"ab"
+    stream.unread_data(b"xy")
+    stream.unread_data(b"w")
+    assert stream.read_nowait(2) == b"wx"
+    assert await stream.readany() == b"y"
+    stream.feed_data(b"gh")
+    stream.feed_eof()
+    assert await stream.readline() == b"cdefgh"
+    assert stream.at_eof()
+
+
+async def test_readuntil_keeps_the_rest_and_a_too_long_line() -> None:
+    stream = filled(b"one\ntw", b"o\nthree", eof=False)
+    assert await stream.readline() == b"one\n"
+    assert await stream.readline() == b"two\n"
+    with pytest.raises(ValueError):
+        await stream.readline(max_line_length=3)
+    stream.feed_eof()
+    assert await stream.readline() == b"three"
