@@ -2,11 +2,12 @@
 
 Why. CPython up to 3.12 collects its youngest generation whenever 700 more
 container objects are alive than at the previous collection. A request read
-but not yet answered holds seven to ten of them (the parsed message, its
-headers, the queue entry, the task, coroutines, the request...). With 256
-connections a loop pass holds about 2,000, so every pass ran young
-collections that found nothing to free (a request's objects die by reference
-count: they form no cycles), promoted everything alive and, every few
+but not yet answered holds several of them (the parsed message, its headers,
+the queue entry, a body's reader; its task, coroutine and context are made
+in the pass that answers it). 256 connections with a few pipelined requests
+each hold thousands in a loop pass, so every pass ran young collections
+that found nothing to free (a request's objects die by reference count:
+they form no cycles), promoted everything alive and, every few
 seconds, set off a full collection of all the application's objects. Under
 ``wrk -c256`` that was about 4 % of the server's time (``gc.callbacks``),
 and 4 % more instructions per request than at 64 connections

@@ -37,6 +37,7 @@ import asyncio
 import os
 import socket
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._http_parser import RawRequestMessage, RequestParser, UpgradeRequest
@@ -56,17 +57,56 @@ LINGER_MAX_BYTES = 16 * 1024 * 1024
 # this, reading pauses until ``take_upgrade``.
 UPGRADE_TAIL_LIMIT = 64 * 1024
 
-# The compiled request task (aioweb/_request_task_c.pyx) when it was built,
-# on 3.11+: GET / went from 68,857 to 62,001 instructions per request on the
-# real server (3.11, uvloop). AIOWEB_NO_EXTENSIONS=1 selects plain Tasks.
-RequestTask: Any = None
+# The compiled request task and its per-pass starter (aioweb/_request_task_c.pyx)
+# when built, on 3.11+: GET / went from 68,857 to 62,001 instructions per
+# request on the real server (3.11, uvloop). AIOWEB_NO_EXTENSIONS=1 selects
+# plain Tasks.
+PendingStarts: Any = None
 if sys.version_info >= (3, 11) and not os.environ.get("AIOWEB_NO_EXTENSIONS"):
     try:
-        from ._request_task_c import RequestTask  # type: ignore[import-not-found,no-redef]
+        from ._request_task_c import PendingStarts  # type: ignore[import-not-found,no-redef]
     except ImportError:  # pragma: no cover - built without a compiler
         pass
 
 _IDLE, _HEAD, _LINGER = 1, 2, 3
+
+
+class _Starting:
+    """Stands for a request task that starts in the next loop pass.
+
+    As a not-yet-started task would: not done, and cancelling it does nothing
+    the task's own start does not already handle (``_run`` ends at once on a
+    closed connection).
+    """
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        return False
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
+
+
+_STARTING: Any = _Starting()
+
+
+_pending_starts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _starts_for(loop: asyncio.AbstractEventLoop) -> Any:
+    """The loop's ``PendingStarts`` (see _request_task_c), if tasks are compiled."""
+    if PendingStarts is None:
+        return None
+    starts = _pending_starts.get(loop)
+    if starts is None:
+        try:
+            starts = _pending_starts[loop] = PendingStarts(loop)
+        except TypeError:  # a loop without weak references
+            return None
+    return starts
 
 
 class ServerHooks(Protocol):
@@ -122,6 +162,7 @@ class RequestHandler(asyncio.Protocol):
         "_lingering",
         "_lingered",
         "_close_after",
+        "_starts",
     )
 
     def __init__(self, server: ServerHooks, loop: asyncio.AbstractEventLoop) -> None:
@@ -135,7 +176,8 @@ class RequestHandler(asyncio.Protocol):
         # connection, a list 56. pop(0) stays cheap: 14,000 pipelined heads
         # (a whole 256 KiB read) cost 23 ms of pops against ~0.5 s to answer.
         self._queue: list[_QueueItem] = []
-        self._task: asyncio.Task[None] | None = None  # or a RequestTask: a Task's API
+        # or a RequestTask (a Task's API), or _STARTING until it starts
+        self._task: asyncio.Task[None] | None = None
         self._read_paused = False
         self._closing = False
         self._broken = False
@@ -155,6 +197,7 @@ class RequestHandler(asyncio.Protocol):
         self._close_after = False
         # request lifetime: the body stream being fed, if any
         self._payload: StreamReader | None = None
+        self._starts = _starts_for(loop)
 
     # -- asyncio.Protocol --
 
@@ -214,15 +257,17 @@ class RequestHandler(asyncio.Protocol):
         if self._task is None and self._queue:
             # Start the task that answers the queued requests: here, once the
             # parser has consumed a whole read, never from a parser callback.
-            # Unless a task factory is set, it is the compiled RequestTask
-            # when built: cheaper than an asyncio.Task (see _request_task_c).
-            # Either starts one loop pass later, never eagerly: answering
-            # inside data_received served fewer requests per second
-            # (bench/RESULTS.md, seventh session). Inline, not a method:
+            # It starts one loop pass later, never eagerly: answering inside
+            # data_received served fewer requests per second (bench/RESULTS.md,
+            # seventh and tenth sessions). With the compiled RequestTask (see
+            # _request_task_c) and no task factory, the starts of one pass are
+            # batched into one callback (PendingStarts). Inline, not a method:
             # the frame cost about 500 instructions per request.
             loop = self._loop
-            if RequestTask is not None and loop.get_task_factory() is None:
-                self._task = RequestTask(self._run(), loop)
+            starts = self._starts
+            if starts is not None and loop.get_task_factory() is None:
+                self._task = _STARTING
+                starts.add(self)
             else:
                 self._task = loop.create_task(self._run())
         # Armed only when a head spans reads: a head that arrives whole in one

@@ -6,8 +6,11 @@ Why not ``asyncio.Task``: most handlers never suspend (they build a response
 from the request and return), and for them a Task is mostly overhead; on
 Python 3.11 its creation alone registers it in ``asyncio``'s task set through
 a Python-level ``WeakSet`` and formats a ``Task-N`` name. A ``RequestTask``
-is a small C object, one context copy and one ``call_soon``; its step sends
-into the coroutine with ``PyIter_Send`` (no ``StopIteration`` object). A
+is a small C object, one context copy and one ``call_soon`` (none when
+made with ``schedule=False`` and started by ``run_first_step()`` from a
+callback that starts a whole loop pass's requests, as ``_protocol`` does);
+its step sends into the coroutine with ``PyIter_Send`` (no
+``StopIteration`` object). A
 pure-Python version of this class cost more than the C Task it replaced
 (callgrind, ``bench/micro.py``), so without a compiler connections use
 plain Tasks (``_protocol``).
@@ -55,6 +58,8 @@ from cpython.ref cimport Py_XDECREF
 
 cdef extern from "Python.h":
     int PyIter_Send(object iterator, object arg, PyObject **presult) except -1
+    int PyContext_Enter(object ctx) except -1
+    int PyContext_Exit(object ctx) except -1
 
 cdef object _enter_task, _leave_task
 try:
@@ -94,13 +99,33 @@ cdef class RequestTask:
     # asyncio.isfuture() accepts objects whose class has this attribute.
     _asyncio_future_blocking = False
 
-    def __init__(self, coro, loop):
+    def __init__(self, coro, loop, bint schedule=True):
         self._coro = coro
         self._loop = loop
         self._context = _copy_context()
-        loop.call_soon(self._first_step, context=self._context)
+        if schedule:
+            loop.call_soon(self._first_step, context=self._context)
+
+    def run_first_step(self):
+        """Run the first step now, in the task's own context.
+
+        For a task made with ``schedule=False`` by a caller that starts a
+        whole loop pass's tasks from one callback (``PendingStarts``); never
+        from inside a task.
+        """
+        self._step_now()
+
+    cdef _step_now(self):
+        PyContext_Enter(self._context)
+        try:
+            self._step_first()
+        finally:
+            PyContext_Exit(self._context)
 
     def _first_step(self):
+        self._step_first()
+
+    cdef _step_first(self):
         cdef PyObject *yielded = NULL
         cdef int sent
         loop = self._loop
@@ -319,6 +344,58 @@ cdef class RequestTask:
     def __repr__(self):
         state = ("pending", "finished", "cancelled")[self._state]
         return f"<RequestTask {state} name={self.get_name()!r} coro={self._coro!r}>"
+
+
+cdef class PendingStarts:
+    """The request tasks of one loop that start in its next pass, from one callback.
+
+    Why: a request read in one loop pass is answered in the next. With a
+    ``call_soon`` per request, its task, coroutine, context copy and loop
+    handle (about 700 bytes) were made in the pass that read it, and at 256
+    connections 256 of them waited at once. Made in the next pass, just
+    before each runs, one request's are freed before the next one's are
+    made, and one handle serves the pass (bench/RESULTS.md, tenth session).
+
+    ``add(proto)`` takes a connection of ``aioweb._protocol``: the callback
+    calls its ``_run()`` and sets its ``_task`` before the first step, so
+    the handler sees its task as the request's. Connections start in the
+    order they were added. Not thread-safe: one per loop.
+    """
+
+    cdef object _loop
+    cdef list _protos
+    cdef object __weakref__
+
+    def __init__(self, loop):
+        self._loop = loop
+        self._protos = []
+
+    def add(self, proto):
+        """Start ``proto``'s request task in the next loop pass."""
+        if not self._protos:
+            self._loop.call_soon(self._start_all)
+        self._protos.append(proto)
+
+    def _start_all(self):
+        cdef list protos = self._protos
+        cdef Py_ssize_t started = 0
+        cdef Py_ssize_t count = len(protos)
+        cdef RequestTask task
+        loop = self._loop
+        self._protos = []
+        try:
+            while started < count:
+                proto = protos[started]
+                started += 1
+                task = RequestTask(proto._run(), loop, False)
+                proto._task = task
+                task._step_now()
+        except BaseException:
+            # KeyboardInterrupt or SystemExit from a handler: the others start
+            # in the pass after, as with a handle each.
+            for proto in protos[started:]:
+                self.add(proto)
+            raise
 
 
 cdef object _TAKEN = object()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import random
@@ -79,6 +80,36 @@ async def test_keep_alive_serves_many_requests_on_one_connection(server, raw_con
         status, headers, body = await conn.read_response()
         assert status == b"HTTP/1.1 200 OK" and body == b"ok"
         assert headers.get("connection") is None
+
+
+REQUEST_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST_VAR", default="")
+
+
+async def own_task_and_context(request: web.Request) -> web.Response:
+    before = request.task is asyncio.current_task()
+    REQUEST_VAR.set(request.query["id"])
+    if request.query.get("await"):
+        await asyncio.sleep(0)
+    after = request.task is asyncio.current_task()
+    return web.Response(text=f"{REQUEST_VAR.get()} {before} {after}")
+
+
+async def test_requests_of_many_connections_read_together_keep_their_own_task_and_context(
+    aioweb_server, raw_connect
+) -> None:
+    # Requests read in one loop pass start together in the next; each still
+    # runs as its own task, in its own context, suspending or not.
+    app = web.Application()
+    app.router.add_get("/", own_task_and_context)
+    srv = await aioweb_server(app)
+    conns = [await raw_connect(srv.port) for _ in range(40)]
+    for _ in range(3):
+        for i, conn in enumerate(conns):
+            wait = "&await=1" if i % 2 else ""
+            await conn.send(f"GET /?id={i}{wait} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        for i, conn in enumerate(conns):
+            status, _, body = await conn.read_response()
+            assert (status, body) == (b"HTTP/1.1 200 OK", f"{i} True True".encode())
 
 
 BODY_SIZES = [0, 1, 16383, 16384, 65536, 1 << 20]

@@ -15,9 +15,9 @@ from conftest import origin_module
 from aioweb import _protocol, web
 
 try:
-    from aioweb._request_task_c import RequestTask
+    from aioweb._request_task_c import PendingStarts, RequestTask
 except ImportError:  # pragma: no cover - built without a compiler
-    RequestTask = None
+    PendingStarts = RequestTask = None
 
 pytestmark = pytest.mark.skipif(
     RequestTask is None or sys.version_info < (3, 11),
@@ -387,6 +387,119 @@ async def test_timeout_in_a_handler_before_its_first_await(aioweb_client: Any) -
     ("env", "expected"), [({}, "aioweb._request_task_c"), ({"AIOWEB_NO_EXTENSIONS": "1"}, "None")]
 )
 def test_connections_select_the_compiled_task(env: dict[str, str], expected: str) -> None:
-    assert origin_module("aioweb._protocol", "RequestTask", env) == expected
+    assert origin_module("aioweb._protocol", "PendingStarts", env) == expected
     if not os.environ.get("AIOWEB_NO_EXTENSIONS"):
-        assert _protocol.RequestTask is RequestTask
+        assert _protocol.PendingStarts is PendingStarts
+
+
+async def test_run_first_step_runs_it_now_as_the_current_task_in_its_own_context() -> None:
+    VAR.set("outer")
+    seen: list[Any] = []
+
+    async def body() -> str:
+        seen.append((asyncio.current_task(), VAR.get()))
+        VAR.set("inner")
+        return "returned"
+
+    task = RequestTask(body(), asyncio.get_running_loop(), False)
+    await asyncio.sleep(0)
+    assert seen == [] and not task.done()  # not scheduled: it waits for its caller
+    ran: list[bool] = []
+    asyncio.get_running_loop().call_soon(lambda: ran.append(task.run_first_step() is None))
+    await asyncio.sleep(0)
+    assert ran == [True] and seen == [(task, "outer")]
+    assert task.done() and task.result() == "returned"
+    assert VAR.get() == "outer" and task.get_context()[VAR] == "inner"
+
+
+class _Transport(asyncio.Transport):
+    """Collects what a connection writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.data += data
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.data += chunk
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def _connections(app: web.Application, n: int) -> list[tuple[Any, _Transport]]:
+    server = app.make_handler(access_log=None)
+    conns = []
+    for _ in range(n):
+        proto, transport = server(), _Transport()
+        proto.connection_made(transport)
+        conns.append((proto, transport))
+    return conns
+
+
+def _app(handler: Any) -> web.Application:
+    app = web.Application()
+    app.router.add_get("/{name}", handler)
+    return app
+
+
+def _get(name: str) -> bytes:
+    return f"GET /{name} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+
+
+async def test_requests_read_in_one_pass_are_answered_in_the_next() -> None:
+    ran: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        ran.append(request.match_info["name"])
+        return web.Response(text=request.match_info["name"])
+
+    (first, t1), (lost, t2), (third, t3) = _connections(_app(handler), 3)
+    for proto, name in ((first, "a"), (lost, "b"), (third, "c")):
+        proto.data_received(_get(name))
+    assert ran == [] and not first.idle
+    lost.connection_lost(None)  # gone before its turn: its handler never runs
+    await asyncio.sleep(0)
+    assert ran == ["a", "c"]
+    assert t1.data.endswith(b"\r\n\r\na") and t3.data.endswith(b"\r\n\r\nc")
+    assert t2.data == b"" and first.idle and third.idle
+
+
+def test_a_keyboard_interrupt_in_one_handler_leaves_the_others_to_start_later() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.match_info["name"] == "stop":
+            raise KeyboardInterrupt
+        return web.Response(text="ok")
+
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def connect() -> list[tuple[Any, _Transport]]:
+            return _connections(_app(handler), 2)
+
+        conns = loop.run_until_complete(connect())
+        conns[0][0].data_received(_get("stop"))  # read in one pass, as from the loop
+        conns[1][0].data_received(_get("go"))
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.sleep(0.05))
+        assert conns[1][1].data == b""
+        loop.run_until_complete(asyncio.sleep(0))
+        assert conns[1][1].data.startswith(b"HTTP/1.1 200 OK") and conns[1][0].idle
+    finally:
+        loop.close()
