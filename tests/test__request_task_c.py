@@ -343,6 +343,9 @@ async def var_probe(request: web.Request) -> web.Response:
     return web.Response(text=VAR.get())
 
 
+@pytest.mark.skipif(
+    _protocol.PendingStarts is None, reason="connections use plain Tasks (AIOWEB_NO_EXTENSIONS=1)"
+)
 async def test_handlers_see_their_request_task_as_the_current_task(aioweb_client: Any) -> None:
     app = web.Application()
     app.router.add_get("/", task_probe)
@@ -481,6 +484,9 @@ async def test_requests_read_in_one_pass_are_answered_in_the_next() -> None:
     assert t2.data == b"" and first.idle and third.idle
 
 
+@pytest.mark.skipif(
+    _protocol.PendingStarts is None, reason="connections use plain Tasks (AIOWEB_NO_EXTENSIONS=1)"
+)
 def test_a_keyboard_interrupt_in_one_handler_leaves_the_others_to_start_later() -> None:
     async def handler(request: web.Request) -> web.Response:
         if request.match_info["name"] == "stop":
