@@ -103,7 +103,7 @@ def _starts_for(loop: asyncio.AbstractEventLoop) -> Any:
     starts = _pending_starts.get(loop)
     if starts is None:
         try:
-            starts = _pending_starts[loop] = PendingStarts(loop)
+            starts = _pending_starts[loop] = PendingStarts()
         except TypeError:  # a loop without weak references
             return None
     return starts

@@ -359,21 +359,20 @@ cdef class PendingStarts:
     ``add(proto)`` takes a connection of ``aioweb._protocol``: the callback
     calls its ``_run()`` and sets its ``_task`` before the first step, so
     the handler sees its task as the request's. Connections start in the
-    order they were added. Not thread-safe: one per loop.
+    order they were added, on their own ``_loop``. Not thread-safe: one per
+    loop, and it holds no reference to the loop (``_protocol`` keeps them in
+    a ``WeakKeyDictionary`` by loop, whose values must not keep keys alive).
     """
 
-    cdef object _loop
     cdef list _protos
-    cdef object __weakref__
 
-    def __init__(self, loop):
-        self._loop = loop
+    def __init__(self):
         self._protos = []
 
     def add(self, proto):
         """Start ``proto``'s request task in the next loop pass."""
         if not self._protos:
-            self._loop.call_soon(self._start_all)
+            proto._loop.call_soon(self._start_all)
         self._protos.append(proto)
 
     def _start_all(self):
@@ -381,7 +380,7 @@ cdef class PendingStarts:
         cdef Py_ssize_t started = 0
         cdef Py_ssize_t count = len(protos)
         cdef RequestTask task
-        loop = self._loop
+        loop = protos[0]._loop  # never empty: add() scheduled this with the first
         self._protos = []
         try:
             while started < count:

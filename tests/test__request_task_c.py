@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import os
 import sys
 import types
+import weakref
 from typing import Any
 
 import pytest
@@ -509,3 +511,28 @@ def test_a_keyboard_interrupt_in_one_handler_leaves_the_others_to_start_later() 
         assert conns[1][1].data.startswith(b"HTTP/1.1 200 OK") and conns[1][0].idle
     finally:
         loop.close()
+
+
+@pytest.mark.skipif(
+    _protocol.PendingStarts is None, reason="connections use plain Tasks (AIOWEB_NO_EXTENSIONS=1)"
+)
+def test_a_closed_loop_is_not_kept_alive_by_its_pending_starts() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    loop = asyncio.new_event_loop()
+
+    async def serve_one() -> _Transport:
+        (proto, transport), = _connections(_app(handler), 1)
+        proto.data_received(_get("x"))
+        await asyncio.sleep(0)
+        return transport
+
+    transport = loop.run_until_complete(serve_one())
+    assert transport.data.startswith(b"HTTP/1.1 200 OK")
+    assert loop in _protocol._pending_starts
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None
