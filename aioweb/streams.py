@@ -61,9 +61,9 @@ class StreamReader:
         # every chunk kept is non-empty, so _size == 0 means nothing buffered.
         # A list with a read index, not a deque: an empty deque takes 760
         # bytes, a list 56, and a body's reader lives from its head until the
-        # handler runs, so 256 bodies in flight held 175 KiB more (and cost
-        # ~800 instructions each, bench/micro.py). _pop_chunk keeps taking
-        # from the front amortised O(1).
+        # handler runs, so 256 bodies in flight held 175 KiB more (about 150
+        # instructions each too, bench/RESULTS.md, tenth session). _pop_chunk
+        # keeps taking from the front amortised O(1).
         self._buffer: list[bytes] = []
         self._head = 0
         self._size = 0
