@@ -374,7 +374,7 @@ class RequestHandler(asyncio.Protocol):
                 if not keep_alive or self._close_after:
                     self._finish(payload)
                     return
-                if payload is not EMPTY_PAYLOAD and not payload.is_eof():
+                if not payload._eof:  # EMPTY_PAYLOAD is always at EOF
                     self._finish(payload)
                     return
         except asyncio.CancelledError:

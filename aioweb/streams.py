@@ -89,7 +89,8 @@ class StreamReader:
         self._buffer.append(data)
         self._size += len(data)
         self.total_bytes += len(data)
-        self._wake()
+        if self._waiter is not None:  # a reader waits rarely: no call otherwise
+            self._wake()
         if self._size > self._high_water and not self._paused and self._control:
             self._paused = True
             self._control.pause_reading()
@@ -97,7 +98,8 @@ class StreamReader:
     def feed_eof(self) -> None:
         """Mark the end of the body."""
         self._eof = True
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def set_exception(self, exc: BaseException) -> None:
         """Fail pending and future reads with ``exc`` (e.g. the peer went away)."""
@@ -207,9 +209,22 @@ class StreamReader:
         that has fully arrived skip the read loop: ~3k instructions less for
         a 1 KiB request body (bench/micro.py).
         """
-        if not self._eof or self._exception is not None or (limit and self._size > limit):
+        size = self._size
+        if not self._eof or self._exception is not None or (limit and size > limit):
             return None
-        return self._take(-1) if self._size else b""
+        if not size:
+            return b""
+        # The usual body, one chunk: taken here, without _take's three calls
+        # (with the waiter checks in feed_data and feed_eof, 2,500 instructions
+        # less per 1 KiB POST, bench/RESULTS.md, eleventh session).
+        buf = self._buffer
+        if len(buf) - self._head != 1 or self._paused:
+            return self._take(-1)
+        data = buf[-1]
+        buf.clear()
+        self._head = 0
+        self._size = 0
+        return data
 
     async def read(self, n: int = -1) -> bytes:
         """Read up to ``n`` bytes; ``n < 0`` reads to EOF. ``b""`` means EOF."""

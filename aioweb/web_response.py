@@ -983,7 +983,11 @@ class Response(StreamResponse):
             self._body = text.encode(charset)
         else:
             if not has_ctype and (content_type is not None or charset is not None):
-                self._set_ctype(_content_type_value(content_type or "application/octet-stream", charset))
+                ctype = _content_type_value(content_type or "application/octet-stream", charset)
+                if self._hdrs is None:  # inline _set_ctype: one call less, ~400 instructions
+                    self._lazy_ctype = ctype
+                else:
+                    self._set_ctype(ctype)
             if type(body) is bytes:  # the usual body: no property call
                 self._body = body
             elif body is not None:

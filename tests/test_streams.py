@@ -268,3 +268,11 @@ async def test_readuntil_keeps_the_rest_and_a_too_long_line() -> None:
         await stream.readline(max_line_length=3)
     stream.feed_eof()
     assert await stream.readline() == b"three"
+
+
+def test_take_complete_after_a_partial_read_returns_only_the_rest() -> None:
+    stream = filled(b"ab", b"cd")
+    assert stream.read_nowait(2) == b"ab"
+    assert stream.take_complete() == b"cd"
+    assert stream.at_eof() and stream._size == 0
+    assert stream.take_complete() == b""

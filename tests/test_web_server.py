@@ -157,3 +157,39 @@ async def test_make_handler_accepts_loop_and_access_log_class() -> None:
     handler = app.make_handler(loop=loop, access_log_class=web.AccessLogger)
     assert isinstance(handler, web.Server)
     assert app.frozen
+
+
+async def test_a_body_left_unfinished_closes_the_connection_and_a_read_one_keeps_it(
+    raw_connect: Any,
+) -> None:
+    # The server settles keep-alive from whether the body reached its end:
+    # read to the end (or arrived whole), the connection serves the next
+    # request; still arriving and unread, the response says close.
+    async def handler(request: web.BaseRequest) -> web.Response:
+        if request.path == "/read":
+            return web.Response(body=await request.read())
+        return web.Response(text="ignored")
+
+    runner, port = await start_raw(handler)
+    try:
+        conn = await raw_connect(port)
+        await conn.send(
+            b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd"
+            b"POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nefgh"
+        )
+        status, headers, body = await conn.read_response()
+        assert (status, body) == (b"HTTP/1.1 200 OK", b"abcd")
+        assert "connection" not in headers
+        status, headers, body = await conn.read_response()
+        assert (status, body) == (b"HTTP/1.1 200 OK", b"ignored")
+        assert "connection" not in headers  # arrived whole: nothing left unread
+
+        await conn.send(b"POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nijkl")
+        status, headers, body = await conn.read_response()
+        assert (status, body) == (b"HTTP/1.1 200 OK", b"ignored")
+        assert headers["connection"] == "close"
+        await conn.send(b"mnopqr")  # the rest of the body, then the server closes
+        assert await conn.read_until_closed(timeout=3) == b""
+    finally:
+        conn.close()
+        await runner.cleanup()
