@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from aioweb import web
 from aioweb._protocol import RequestHandler
-from aioweb.test_utils import TestServer
+from aioweb.test_utils import TestServer, unused_port
 
 Connect = Callable[[int], Awaitable[Any]]
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -750,8 +751,51 @@ async def test_reading_pauses_while_body_is_not_consumed(aioweb_server, raw_conn
     assert status == b"HTTP/1.1 200 OK" and body == str(total).encode()
 
 
-def test_server_sockets_use_nodelay() -> None:
-    assert socket.TCP_NODELAY  # the protocol sets it on every TCP connection
+@pytest.mark.parametrize("site", ["tcp", "tls", "own-socket"])
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_every_connection_has_nodelay_on(
+    loop_name: str, site: str, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    """Small responses leave at once: Nagle is off on the server's side of each connection.
+
+    "own-socket" listens on a socket made with ``socket.socket()``, whose
+    protocol number is 0: asyncio's transports leave NODELAY off for those.
+    """
+    factory = None if loop_name == "asyncio" else pytest.importorskip("uvloop").new_event_loop
+    server_ctx, client_ctx = tls if site == "tls" else (None, None)
+
+    async def nodelay(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        sock = request.transport.get_extra_info("socket")
+        return web.Response(text=str(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+
+    async def main() -> list[bytes]:
+        app = web.Application()
+        app.router.add_get("/", nodelay)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        if site == "own-socket":
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            port = listener.getsockname()[1]
+            await web.SockSite(runner, listener).start()
+        else:
+            port = unused_port()
+            await web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_ctx).start()
+        try:
+            bodies = []
+            for _ in range(2):  # each connection, not just the first
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = await asyncio.wait_for(reader.read(), 10)
+                writer.close()
+                bodies.append(answer.partition(b"\r\n\r\n")[2])
+            return bodies
+        finally:
+            await runner.cleanup()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        assert runner.run(main()) == [b"1", b"1"]
 
 
 # -- the same behaviour under uvloop ---------------------------------------------
