@@ -232,7 +232,8 @@ class RequestParser:
         self._in_head = True
         self._error = None
         self._url = b""
-        self._headers = []
+        if self._headers:  # left by a head that failed
+            self._headers.clear()
         self._head_size = 0
         self._chunked = False
         self._te_bad = False
@@ -297,6 +298,9 @@ class RequestParser:
             self._content_length,
             self._expect,
         )
+        # The message holds the fields now: an idle connection keeps none.
+        self._url = b""
+        self._headers.clear()
         self._sink.on_head(message)
 
     def on_body(self, body: bytes) -> None:

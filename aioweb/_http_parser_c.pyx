@@ -63,6 +63,7 @@ cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef* d_member
     object PyType_GenericAlloc(PyTypeObject* tp, Py_ssize_t nitems)
+    int PyList_SetSlice(object lst, Py_ssize_t low, Py_ssize_t high, PyObject* items) except -1
 
 
 cdef tuple _V11 = _VERSIONS["1.1"]
@@ -70,6 +71,11 @@ cdef tuple _V10 = _VERSIONS["1.0"]
 # The _METHODS table as (bytes, str) pairs, GET first: a few length-checked
 # compares cost less than hashing the new bytes object for a dict lookup.
 cdef tuple _METHOD_PAIRS = tuple(_METHODS.items())
+
+
+cdef inline int _clear(list items) except -1:
+    """``items.clear()`` without a method lookup or a slice object."""
+    return PyList_SetSlice(items, 0, PyList_GET_SIZE(items), NULL)
 
 
 cdef object _method_name(bytes raw):
@@ -238,9 +244,10 @@ cdef class RequestParser:
         self._error = None
         self._reset()
 
-    cdef void _reset(self) noexcept:
+    cdef int _reset(self) except -1:
         self._url = b""
-        self._headers = []
+        if PyList_GET_SIZE(self._headers):  # left by a head that failed
+            _clear(self._headers)
         self._head_size = 0
         self._chunked = False
         self._te_bad = False
@@ -358,6 +365,9 @@ cdef class RequestParser:
             self._content_length,
             self._expect,
         )
+        # The message holds the fields now: an idle connection keeps none.
+        self._url = b""
+        _clear(self._headers)
         self._sink.on_head(message)
 
     def on_body(self, body):

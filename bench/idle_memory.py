@@ -9,6 +9,7 @@ divided by N::
     # start each server itself (pinned to CPU 0, own process group), one after another
     python bench/idle_memory.py                                   # every server of bench/run.py
     python bench/idle_memory.py --servers aioweb-uvloop,aiohttp-asyncio,ceiling -n 5000
+    python bench/idle_memory.py --head browser   # each GET / as a browser sends it
 
     # or measure a server you started
     python bench/app.py --framework aioweb --port 8080 &
@@ -49,6 +50,32 @@ HOST = bench.HOST
 WARMUP_CONNECTIONS = 20
 FD_HEADROOM = 256
 
+# The request each connection sends before going idle (--head).
+HEADS = {
+    "minimal": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    # What a desktop browser sends for a page: 14 fields, 622 bytes.
+    "browser": (
+        b"GET / HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\n"
+        b"Connection: keep-alive\r\n"
+        b'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"\r\n'
+        b"sec-ch-ua-mobile: ?0\r\n"
+        b'sec-ch-ua-platform: "Linux"\r\n'
+        b"Upgrade-Insecure-Requests: 1\r\n"
+        b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+        b"(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"
+        b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+        b"image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7\r\n"
+        b"Sec-Fetch-Site: none\r\n"
+        b"Sec-Fetch-Mode: navigate\r\n"
+        b"Sec-Fetch-User: ?1\r\n"
+        b"Sec-Fetch-Dest: document\r\n"
+        b"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+        b"Accept-Language: en-US,en;q=0.9\r\n"
+        b"\r\n"
+    ),
+}
+
 
 @dataclass
 class Result:
@@ -83,10 +110,10 @@ def raise_nofile(need: int, pid: int = 0) -> None:
 # ------------------------------------------------------------------ client
 
 
-async def open_idle(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """One connection that sent ``GET /`` and read the whole answer."""
+async def open_idle(port: int, head: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """One connection that sent ``head`` (a GET /) and read the whole answer."""
     reader, writer = await asyncio.open_connection(HOST, port)
-    writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    writer.write(head)
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
@@ -100,17 +127,19 @@ async def open_idle(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
     return reader, writer
 
 
-async def hold(port: int, n: int, rss: Callable[[], int]) -> tuple[int, int, Optional[str]]:
+async def hold(
+    port: int, n: int, rss: Callable[[], int], head: bytes
+) -> tuple[int, int, Optional[str]]:
     """Warm up, then hold ``n`` idle connections; return RSS (KiB) before, after, problem."""
     for _ in range(WARMUP_CONNECTIONS):
-        _, writer = await open_idle(port)
+        _, writer = await open_idle(port, head)
         writer.close()
     await asyncio.sleep(0.5)
     before = rss()
     conns = []
     try:
         for _ in range(n):
-            conns.append(await open_idle(port))
+            conns.append(await open_idle(port, head))
         await asyncio.sleep(1.0)
         after = rss()
         closed = sum(1 for reader, writer in conns if reader.at_eof() or writer.is_closing())
@@ -124,7 +153,7 @@ async def hold(port: int, n: int, rss: Callable[[], int]) -> tuple[int, int, Opt
 # ----------------------------------------------------------------- servers
 
 
-def measure_started(name: str, n: int, cpu: str, logdir: Path) -> Result:
+def measure_started(name: str, n: int, cpu: str, logdir: Path, head: bytes) -> Result:
     """Start ``name`` from bench/run.py, hold ``n`` connections, stop it."""
     result = Result(name, n)
     port = bench.free_port()
@@ -139,7 +168,7 @@ def measure_started(name: str, n: int, cpu: str, logdir: Path) -> Result:
             for pid in bench.group_pids(proc.pid):
                 raise_nofile(n + FD_HEADROOM, pid)
             before, after, problem = asyncio.run(
-                hold(port, n, lambda: bench.group_rss_kib(proc.pid))
+                hold(port, n, lambda: bench.group_rss_kib(proc.pid), head)
             )
             result.before_kib, result.after_kib, result.problem = before, after, problem
         except (OSError, RuntimeError, asyncio.IncompleteReadError) as exc:
@@ -149,10 +178,10 @@ def measure_started(name: str, n: int, cpu: str, logdir: Path) -> Result:
     return result
 
 
-def measure_pid(port: int, pid: int, n: int) -> Result:
+def measure_pid(port: int, pid: int, n: int, head: bytes) -> Result:
     """Hold ``n`` connections to a server started elsewhere (RSS of ``pid`` only)."""
     raise_nofile(n + FD_HEADROOM, pid)
-    before, after, problem = asyncio.run(hold(port, n, lambda: bench.rss_kib(pid)))
+    before, after, problem = asyncio.run(hold(port, n, lambda: bench.rss_kib(pid), head))
     return Result(f"pid {pid}", n, before, after, problem)
 
 
@@ -184,6 +213,13 @@ def parse_args() -> argparse.Namespace:
         help=f"comma list of {', '.join(bench.SERVERS)} (default: all whose packages are installed)",
     )
     p.add_argument("--server-cpu", default="0")
+    p.add_argument(
+        "--head",
+        choices=sorted(HEADS),
+        default="minimal",
+        help="the request each connection sends first: minimal (Host only, the default) "
+        "or browser (14 fields, 622 bytes)",
+    )
     p.add_argument("--port", type=int, help="with --pid: measure a server started elsewhere")
     p.add_argument("--pid", type=int, help="that server's process id")
     args = p.parse_args()
@@ -201,15 +237,16 @@ def main() -> int:
     args = parse_args()
     raise_nofile(args.n + FD_HEADROOM)
     if args.pid is not None:
-        results = [measure_pid(args.port, args.pid, args.n)]
+        results = [measure_pid(args.port, args.pid, args.n, HEADS[args.head])]
     else:
         logdir = Path(tempfile.mkdtemp(prefix="aioweb-idle-"))
         print(f"server logs in {logdir}", flush=True)
         results = []
         for name in args.server_names:
-            results.append(measure_started(name, args.n, args.server_cpu, logdir))
+            results.append(measure_started(name, args.n, args.server_cpu, logdir, HEADS[args.head]))
             print(render(results[-1:]).splitlines()[-1], flush=True)
     print()
+    print(f"request head: {args.head} ({len(HEADS[args.head])} bytes)")
     print(render(results))
     return 1 if any(r.problem for r in results) else 0
 

@@ -8,6 +8,7 @@ compares them event for event.
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -69,6 +70,27 @@ def parse(parser_cls: ParserClass, data: bytes, **limits: int) -> Sink:
     sink = Sink()
     parser_cls(sink, **limits).feed(data)
     return sink
+
+
+def test_a_reported_head_leaves_nothing_of_itself_in_the_parser(parser_cls: ParserClass) -> None:
+    """The message owns its target and fields: an idle connection's parser holds none.
+
+    A browser's head is a kilobyte or more; kept until the next request, it
+    would be held by every idle keep-alive connection.
+    """
+    sink = Sink()
+    parser = parser_cls(sink)
+    fields = b"".join(b"X-Field-%d: value %d\r\n" % (i, i) for i in range(20))
+    parser.feed(b"GET /some/long/target HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    message = sink.heads[0]
+    assert len(message.raw_headers) == 21
+    held = gc.get_referents(parser)
+    held += [item for obj in held if isinstance(obj, (list, tuple)) for item in obj]
+    assert not any(field is obj for field in message.raw_headers for obj in held)
+    assert not any(isinstance(obj, bytes) and b"/some/long/target" in obj for obj in held)
+    # and the next request on the connection is assembled whole
+    parser.feed(b"GET /next HTTP/1.1\r\nHost: y\r\n\r\n")
+    assert sink.heads[1].path == "/next" and sink.heads[1].raw_headers == ((b"Host", b"y"),)
 
 
 def test_simple_get_head_is_assembled(parser_cls: ParserClass) -> None:
