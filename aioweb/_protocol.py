@@ -12,8 +12,10 @@ queued (resuming at half) and while a body stream holds more than its
 high-water mark (see ``streams``); ``drain()`` waits while the transport has
 paused writing.
 
-Timeouts use one timer handle per connection that re-arms itself: moving a
-deadline later costs an attribute store, not a new handle. A connection that
+Timeouts: each connection is filed under its next deadline in its server's
+``Deadlines`` (one loop timer for every connection, see ``_deadlines``);
+moving a deadline later costs an attribute store, and the connection files
+itself again when the earlier filing fires. A connection that
 sends nothing is closed ``head_timeout`` seconds after it opens; an idle
 kept-alive one after ``keepalive_timeout``; a request head must be complete
 within ``head_timeout`` of its first byte (slowloris).
@@ -34,12 +36,14 @@ and the running handler is cancelled.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import sys
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from ._deadlines import Deadlines
 from ._http_parser import RawRequestMessage, RequestParser, UpgradeRequest
 from ._http_writer import date_value, reason_phrase
 from .http_exceptions import HttpProcessingError
@@ -69,6 +73,7 @@ if sys.version_info >= (3, 11) and not os.environ.get("AIOWEB_NO_EXTENSIONS"):
         pass
 
 _IDLE, _HEAD, _LINGER = 1, 2, 3
+_NOT_FILED = math.inf
 
 
 def _set_nodelay(transport: asyncio.BaseTransport) -> None:
@@ -130,6 +135,8 @@ class ServerHooks(Protocol):
 
     def connection_made(self, proto: RequestHandler) -> None: ...
 
+    def deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines: ...
+
     def connection_lost(self, proto: RequestHandler) -> None: ...
 
     async def handle(
@@ -161,8 +168,8 @@ class RequestHandler(asyncio.Protocol):
         "_drain_waiter",
         "_deadline",
         "_deadline_kind",
-        "_timer",
         "_timer_at",
+        "_deadlines",
         "_upgraded",
         "_upgrade_tail",
         "_upgrade_reader",
@@ -194,8 +201,8 @@ class RequestHandler(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._deadline: float | None = None
         self._deadline_kind = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timer_at = _NOT_FILED  # the tick this connection is filed under
+        self._deadlines = server.deadlines(loop)
         self._upgraded = False
         self._upgrade_tail = b""
         self._upgrade_reader: Callable[[bytes], None] | None = None
@@ -228,9 +235,9 @@ class RequestHandler(asyncio.Protocol):
         self._closing = True
         self.transport = None
         self._server.connection_lost(self)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._timer_at != _NOT_FILED:
+            self._deadlines.unfile(self, self._timer_at)
+            self._timer_at = _NOT_FILED
         if self._payload is not None:
             self._payload.set_exception(ConnectionResetError("Connection lost"))
             self._payload = None
@@ -576,20 +583,18 @@ class RequestHandler(asyncio.Protocol):
         deadline = self._loop.time() + delay
         self._deadline = deadline
         self._deadline_kind = kind
-        if self._timer is None or deadline < self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer_at = deadline
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        if deadline < self._timer_at:  # also when not filed: _NOT_FILED is infinite
+            if self._timer_at != _NOT_FILED:
+                self._deadlines.unfile(self, self._timer_at)
+            self._timer_at = self._deadlines.file(self, deadline)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        self._timer_at = _NOT_FILED
         deadline = self._deadline
         if deadline is None or self._closing:
             return
         if self._loop.time() < deadline:
-            self._timer_at = deadline
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = self._deadlines.file(self, deadline)
             return
         self._deadline = None
         kind = self._deadline_kind

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, Optional
 
+from ._deadlines import Deadlines
 from ._gc import tune_gc
 from ._heap import tune_heap
 from ._http_parser import RawRequestMessage
@@ -101,6 +102,7 @@ class Server:
             None if access_log is None else access_log_class(access_log, access_log_format)
         )
         self._connections: dict[RequestHandler, None] = {}
+        self._deadlines: Optional[Deadlines] = None
         self.requests_count = 0
         self._shutting_down = False
         self._kwargs = kwargs
@@ -114,6 +116,18 @@ class Server:
 
     def __call__(self) -> RequestHandler:
         return RequestHandler(self, self._loop or asyncio.get_running_loop())
+
+    def deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines:
+        """The timer wheel of this server's connections on ``loop`` (see ``_deadlines``).
+
+        One per server, so connections that end forget their filing with
+        the server that holds them; a new one if the server moves to
+        another loop.
+        """
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = Deadlines(loop)
+        return deadlines
 
     def connection_made(self, proto: RequestHandler) -> None:
         """Register a new connection (closing it at once while shutting down)."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from aioweb import web
+from aioweb._deadlines import Deadlines
 from aioweb._protocol import RequestHandler
 from aioweb.test_utils import TestServer, unused_port
 
@@ -564,25 +565,29 @@ async def test_keep_alive_timer_moves_with_each_request(aioweb_server, raw_conne
 async def test_keep_alive_does_not_create_a_timer_per_request(aioweb_server, raw_connect) -> None:
     srv = await aioweb_server(make_app(), keepalive_timeout=30, head_timeout=20)
     loop = asyncio.get_running_loop()
-    created: list[object] = []
+    armed: list[Any] = []
     real_call_at = loop.call_at
 
     def counting_call_at(
         when: float, callback: Any, *args: Any, **kwargs: Any
     ) -> asyncio.TimerHandle:
-        if getattr(callback, "__func__", None) is RequestHandler._on_timer:
-            created.append(callback)
+        armed.append(callback)
         return real_call_at(when, callback, *args, **kwargs)
 
     loop.call_at = counting_call_at  # type: ignore[method-assign]
     try:
-        conn = await raw_connect(srv.port)
-        for _ in range(50):
-            await conn.send(GET)
-            assert (await conn.read_response())[2] == b"ok"
+        conns = [await raw_connect(srv.port) for _ in range(5)]
+        for _ in range(10):
+            for conn in conns:
+                await conn.send(GET)
+                assert (await conn.read_response())[2] == b"ok"
     finally:
         loop.call_at = real_call_at  # type: ignore[method-assign]
-    assert len(created) == 1  # the one armed when the connection opened
+    # The server's one timer, armed when the first connection opened: none
+    # per connection or per request (the client's read timeouts are the rest).
+    timers = [cb.__func__ for cb in armed if isinstance(getattr(cb, "__self__", None), Deadlines)]
+    assert timers == [Deadlines._fire]
+    assert len(srv.server.deadlines(loop)) == 5  # every connection is filed
 
 
 async def test_silent_connection_closes_after_head_timeout(aioweb_server, raw_connect) -> None:
