@@ -15,8 +15,11 @@ What is guaranteed:
   next multiple of ``TICK``, always computed the same way, so equal floats
   name the same tick.
 - Filing and unfiling are O(1); the first owner of a tick also pushes it on
-  a heap of pending ticks, O(log t) for t ticks. The loop holds one timer,
-  armed for the earliest pending tick.
+  a heap of pending ticks, O(log t) for t ticks. A tick's bucket stays until
+  the tick is reached, even emptied, so the heap holds each pending tick
+  once however many connections open and close meanwhile: memory is bounded
+  by the ticks in the longest timeout, not by the connection rate. The loop
+  holds one timer, armed for the earliest tick with an owner.
 - ``_on_timer`` may file its owner again, for any time. An exception from
   one owner goes to the loop's exception handler; the others still run.
 - Not thread-safe: a ``Deadlines`` belongs to one loop.
@@ -47,7 +50,7 @@ class Deadlines:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._buckets: dict[float, dict[Owner, None]] = {}
-        self._ticks: list[float] = []  # a heap; a tick whose bucket emptied stays until reached
+        self._ticks: list[float] = []  # a heap: every key of _buckets, once
         self._timer: asyncio.TimerHandle | None = None
         self._armed = 0.0
 
@@ -71,9 +74,7 @@ class Deadlines:
         """Forget ``owner``'s filing under ``tick``; nothing if it already fired."""
         bucket = self._buckets.get(tick)
         if bucket is not None:
-            bucket.pop(owner, None)
-            if not bucket:
-                del self._buckets[tick]
+            bucket.pop(owner, None)  # an emptied bucket stays: see the module doc
 
     def _arm(self, tick: float) -> None:
         if self._timer is not None:
@@ -86,11 +87,11 @@ class Deadlines:
         buckets, ticks, armed = self._buckets, self._ticks, self._armed
         due: list[dict[Owner, None]] = []
         while ticks and ticks[0] <= armed:
-            bucket = buckets.pop(heapq.heappop(ticks), None)
+            bucket = buckets.pop(heapq.heappop(ticks))
             if bucket:
                 due.append(bucket)
-        while ticks and ticks[0] not in buckets:
-            heapq.heappop(ticks)
+        while ticks and not buckets[ticks[0]]:  # emptied: no need to wake for it
+            del buckets[heapq.heappop(ticks)]
         if ticks:
             self._arm(ticks[0])
         # Popped before any owner runs: an owner filing again lands in a new

@@ -167,3 +167,24 @@ def test_a_failing_owner_is_reported_and_the_others_still_run(loop_name: str) ->
     fired, reported = run_on(loop_name, main)
     assert sorted(name for name, _ in fired) == ["bad", "good"]
     assert len(reported) == 1 and str(reported[0]["exception"]) == "bad failed"
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_connection_churn_does_not_grow_the_pending_ticks(loop_name: str) -> None:
+    """Owners filed and unfiled many times within a few ticks leave a few ticks pending."""
+
+    async def main() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        deadlines = Deadlines(loop)
+        fired: list[tuple[str, float]] = []
+        now = loop.time()
+        for i in range(10_000):  # each opens and closes before the next one opens
+            owner = Owner(deadlines, str(i), fired)
+            deadlines.unfile(owner, deadlines.file(owner, now + 60 + i * 0.00001))
+        pending_ticks = len(deadlines._ticks)
+        await asyncio.sleep(0)
+        return pending_ticks, len(deadlines), len(fired)
+
+    pending_ticks, filed, fired = run_on(loop_name, main)
+    assert filed == 0 and fired == 0
+    assert pending_ticks <= 4  # 0.1 s of deadlines over 50 ms ticks: one entry per tick
