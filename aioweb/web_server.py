@@ -118,11 +118,11 @@ class Server:
         return RequestHandler(self, self._loop or asyncio.get_running_loop())
 
     def deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines:
-        """The timer wheel of this server's connections on ``loop`` (see ``_deadlines``).
+        """The one loop timer of this server's connections on ``loop`` (see ``_deadlines``).
 
-        One per server, so connections that end forget their filing with
-        the server that holds them; a new one if the server moves to
-        another loop.
+        Kept by the server, not in a table by loop: what it holds (the open
+        connections) then lives no longer than the server does. A server
+        used on another loop gets a new one.
         """
         deadlines = self._deadlines
         if deadlines is None or deadlines.loop is not loop:
