@@ -110,10 +110,10 @@ def raise_nofile(need: int, pid: int = 0) -> None:
 # ------------------------------------------------------------------ client
 
 
-async def open_idle(port: int, head: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """One connection that sent ``head`` (a GET /) and read the whole answer."""
+async def open_idle(port: int, request: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """One connection that sent ``request`` (a GET /) and read the whole answer."""
     reader, writer = await asyncio.open_connection(HOST, port)
-    writer.write(head)
+    writer.write(request)
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import logging
 import os
 import random
@@ -539,6 +540,25 @@ async def test_upgrade_tail_flood_is_bounded(aioweb_server, raw_connect) -> None
     sender.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sender
+
+
+async def test_an_idle_connection_keeps_nothing_of_its_last_head(
+    aioweb_server, raw_connect
+) -> None:
+    """A browser's head (a kilobyte or so) is freed with its request, not with the next one."""
+    srv = await aioweb_server(make_app())
+    conn = await raw_connect(srv.port)
+    fields = b"".join(b"X-Field-%d: value %d\r\n" % (i, i) for i in range(20))
+    await conn.send(b"GET /?target-to-forget HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    assert (await conn.read_response())[2] == b"ok"
+    (proto,) = srv.server.connections
+    parser = proto._parser
+    held = gc.get_referents(parser)
+    held += [item for obj in held if isinstance(obj, (list, tuple)) for item in obj]
+    assert not any(isinstance(obj, tuple) and obj[:1] == (b"X-Field-0",) for obj in held)
+    assert not any(isinstance(obj, bytes) and b"target-to-forget" in obj for obj in held)
+    await conn.send(GET)  # and the connection still serves
+    assert (await conn.read_response())[2] == b"ok"
 
 
 # -- timeouts -----------------------------------------------------------------
